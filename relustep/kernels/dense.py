@@ -1,0 +1,97 @@
+r"""Kernels of the dense ReLU network: the losses at the output and the ReLU mask going back.
+
+The matrix products stay with NumPy (BLAS). What is fused here is the elementwise work around
+them, which NumPy would do in several passes with temporaries.
+
+Both losses use the mean convention over the ``n`` rows of the batch, and both write the
+gradient of the loss with respect to the network's output into ``gradient`` (shape of the output).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+
+def relu_backward_numpy(delta: np.ndarray, activation: np.ndarray) -> None:
+    r"""Zero ``delta`` in place where the unit is inactive: :math:`\delta \leftarrow \delta \odot
+    1[a > 0]`, the ReLU's derivative. ``activation`` is :math:`a = \mathrm{relu}(z)`, so
+    :math:`a > 0` exactly where :math:`z > 0`."""
+    delta *= activation > 0
+
+
+@njit(cache=True)
+def relu_backward(delta: np.ndarray, activation: np.ndarray) -> None:
+    rows, cols = delta.shape
+    for i in range(rows):
+        for j in range(cols):
+            if activation[i, j] <= 0:
+                delta[i, j] = 0.0
+
+
+def square_loss_numpy(output: np.ndarray, target: np.ndarray, gradient: np.ndarray) -> float:
+    r"""Square loss :math:`\frac{1}{2n}\sum_i \lVert f(x_i) - y_i \rVert^2` and its gradient
+    :math:`(f(x_i) - y_i)/n` with respect to the output, written into ``gradient``."""
+    n = output.shape[0]
+    np.subtract(output, target, out=gradient)
+    loss = 0.5 * float(np.sum(gradient * gradient)) / n
+    gradient /= n
+    return loss
+
+
+@njit(cache=True)
+def square_loss(output: np.ndarray, target: np.ndarray, gradient: np.ndarray) -> float:
+    rows, cols = output.shape
+    total = 0.0
+    scale = 1.0 / rows
+    for i in range(rows):
+        for j in range(cols):
+            residual = output[i, j] - target[i, j]
+            total += residual * residual
+            gradient[i, j] = residual * scale
+    return 0.5 * total / rows
+
+
+def softmax_cross_entropy_numpy(
+    logits: np.ndarray, labels: np.ndarray, gradient: np.ndarray
+) -> float:
+    r"""Softmax cross-entropy :math:`-\frac{1}{n}\sum_i \log p_{i, y_i}` with
+    :math:`p_i = \mathrm{softmax}(z_i)`, and its gradient :math:`(p_i - e_{y_i})/n` with respect to
+    the logits :math:`z`, written into ``gradient``. ``labels`` are integer class indices.
+
+    The log-sum-exp is shifted by each row's maximum so that no exponential overflows.
+    """
+    n = logits.shape[0]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_normaliser = np.log(np.exp(shifted).sum(axis=1))
+    rows = np.arange(n)
+    loss = float(np.sum(log_normaliser - shifted[rows, labels])) / n
+    np.exp(shifted - log_normaliser[:, None], out=gradient)
+    gradient[rows, labels] -= 1.0
+    gradient /= n
+    return loss
+
+
+@njit(cache=True)
+def softmax_cross_entropy(
+    logits: np.ndarray, labels: np.ndarray, gradient: np.ndarray
+) -> float:
+    rows, cols = logits.shape
+    total = 0.0
+    scale = 1.0 / rows
+    for i in range(rows):
+        largest = logits[i, 0]
+        for j in range(1, cols):
+            if logits[i, j] > largest:
+                largest = logits[i, j]
+        normaliser = 0.0
+        for j in range(cols):
+            normaliser += math.exp(logits[i, j] - largest)
+        log_normaliser = math.log(normaliser)
+        total += log_normaliser - (logits[i, labels[i]] - largest)
+        for j in range(cols):
+            gradient[i, j] = math.exp(logits[i, j] - largest - log_normaliser) * scale
+        gradient[i, labels[i]] -= scale
+    return total / rows

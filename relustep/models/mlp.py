@@ -1,0 +1,397 @@
+"""Dense ReLU networks with scikit-learn's interface: :class:`ReLURegressor`, :class:`MLPClassifier`.
+
+The mathematics (forward pass, losses, backpropagation) is in :mod:`relustep.models.dense`; the
+training loop in :mod:`relustep.train`; the step rules in :mod:`relustep.steps`. This module only
+checks what the user gives, encodes the targets and keeps the fitted state.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from relustep import steps
+from relustep._validation import (
+    check_array,
+    check_choice,
+    check_dtype,
+    check_float,
+    check_int,
+    check_random_state,
+    check_same_length,
+)
+from relustep.base import BaseEstimator
+from relustep.history import History
+from relustep.models.dense import DenseReLUNetwork
+from relustep.train import train
+
+SOLVERS = ("gradient",)
+
+_SHARED_PARAMETERS = """
+    hidden_layer_sizes : tuple of int, default (100,)
+        Width of each hidden layer (an int means one layer; ``()`` no hidden layer).
+    step : str, dict or StepRule, default "adam"
+        The step rule: a name from :func:`relustep.steps.names` with its default settings, or an
+        object such as ``relustep.steps.Momentum(lr=0.01, nesterov=True)``.
+    solver : {"gradient"}, default "gradient"
+        How the network is trained: by mini-batch steps of ``step`` along the gradient.
+    epochs : int, default 200
+        Passes over the training data in ``fit``.
+    batch_size : int, default 200
+        Rows per mini-batch (at most the number of training rows).
+    l2 : float, default 0.0
+        Ridge coefficient on the weights, :math:`\\frac{\\lambda}{2}\\sum_l\\lVert W_l\\rVert^2`.
+    dtype : {"float64", "float32"}, default "float64"
+        Precision of the parameters and of the computation.
+    random_state : None, int or numpy.random.Generator
+        Seeds the initial weights and the order of the mini-batches; an int gives bit-identical
+        runs.
+    verbose : bool, default False
+        Show a progress bar on runs longer than two seconds."""
+
+_SHARED_ATTRIBUTES = """
+    coefs_ : list of ndarray
+        The weights of each layer, shape ``(n_in, n_out)`` (views into ``parameters_``).
+    intercepts_ : list of ndarray
+        The biases of each layer (views into ``parameters_``).
+    parameters_ : ndarray
+        All parameters in one flat array; its layout is ``network_.layout``.
+    network_ : DenseReLUNetwork
+        The model's mathematics (loss and gradient for any parameter vector).
+    step_ : StepRule
+        The step rule used, with its state (moment estimates and so on).
+    history_ : History
+        Per-step and per-epoch records (see :mod:`relustep.history`).
+    n_features_in_ : int
+        Number of input features seen in ``fit``.
+    n_outputs_ : int
+        Number of outputs of the network.
+    n_iter_ : int
+        Epochs run.
+    t_ : int
+        Steps taken.
+    loss_ : float
+        Training loss after the last epoch."""
+
+
+class _DenseNetworkEstimator(BaseEstimator):
+    """What the regressor and the classifier share."""
+
+    _loss = "square"
+    _array_attributes = ("parameters_",)
+    _scalar_attributes = ("n_features_in_", "n_outputs_", "n_iter_", "t_", "loss_")
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        step="adam",
+        solver: str = "gradient",
+        epochs: int = 200,
+        batch_size: int = 200,
+        l2: float = 0.0,
+        dtype: str = "float64",
+        random_state=None,
+        verbose: bool = False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.step = step
+        self.solver = solver
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.l2 = l2
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- settings --------------------------------------------------------------------------------
+    def _hidden_sizes(self) -> tuple[int, ...]:
+        sizes = self.hidden_layer_sizes
+        if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
+            sizes = (sizes,)
+        if not isinstance(sizes, tuple | list):
+            raise TypeError(
+                f"hidden_layer_sizes must be a tuple of positive ints, got {sizes!r}"
+            )
+        return tuple(check_int(size, f"hidden_layer_sizes[{i}]") for i, size in enumerate(sizes))
+
+    def _check_settings(self) -> None:
+        check_choice(self.solver, "solver", SOLVERS)
+        check_int(self.epochs, "epochs")
+        check_int(self.batch_size, "batch_size")
+        check_float(self.l2, "l2", low=0.0)
+        check_dtype(self.dtype)
+        self._hidden_sizes()
+        steps.get(self.step)
+        check_random_state(self.random_state)
+
+    # -- data ------------------------------------------------------------------------------------
+    def _check_X(self, X, name: str = "X") -> np.ndarray:
+        X = check_array(X, name, ndim=2, dtype=check_dtype(self.dtype))
+        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return X
+
+    def _check_validation(self, validation_data):
+        if validation_data is None:
+            return None
+        if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):
+            raise TypeError("validation_data must be a pair (X_val, y_val)")
+        X_val = self._check_X(validation_data[0], "validation_data[0]")
+        y_val = self._encode_targets(validation_data[1], "validation_data[1]")
+        check_same_length(X_val, "validation_data[0]", y_val, "validation_data[1]")
+        return X_val, y_val
+
+    # -- training --------------------------------------------------------------------------------
+    def _initialise(self, n_features: int, n_outputs: int) -> None:
+        self._rng = check_random_state(self.random_state)
+        self.n_features_in_ = n_features
+        self.n_outputs_ = n_outputs
+        self.network_ = DenseReLUNetwork(
+            n_features, self._hidden_sizes(), n_outputs, loss=self._loss, l2=self.l2
+        )
+        self.parameters_ = self.network_.init_parameters(self._rng, check_dtype(self.dtype))
+        self.step_ = steps.get(self.step)
+        self.step_.start(self.parameters_.size, self.parameters_.dtype)
+        self.history_ = History(self.step_.fallbacks)
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.loss_ = float("nan")
+
+    def _train(self, X, y, epochs: int, validation) -> None:
+        try:
+            train(
+                self.network_,
+                self.parameters_,
+                X,
+                y,
+                self.step_,
+                self.history_,
+                epochs=epochs,
+                batch_size=min(check_int(self.batch_size, "batch_size"), len(X)),
+                rng=self._rng,
+                validation=validation,
+                verbose=self.verbose,
+                description=type(self).__name__,
+            )
+        finally:
+            self.n_iter_ = len(self.history_["epochs"]["train_loss"])
+            self.t_ = len(self.history_)
+            if self.n_iter_:
+                self.loss_ = self.history_["epochs"]["train_loss"][-1]
+
+    def _after_load(self) -> None:
+        self.network_ = DenseReLUNetwork(
+            self.n_features_in_, self._hidden_sizes(), self.n_outputs_, loss=self._loss, l2=self.l2
+        )
+        self.parameters_ = np.ascontiguousarray(self.parameters_, dtype=check_dtype(self.dtype))
+        self.step_ = steps.get(self.step)
+        self.step_.start(self.parameters_.size, self.parameters_.dtype)
+        self._rng = check_random_state(self.random_state)
+
+    def _fit(self, X, y, validation_data, epochs: int, reset: bool, classes=None):
+        self._check_settings()
+        if reset:
+            for name in ("n_features_in_", "n_outputs_", "classes_"):
+                self.__dict__.pop(name, None)
+        X = self._check_X(X)
+        if reset:
+            self._set_targets(y, classes)
+        y = self._encode_targets(y, "y")
+        check_same_length(X, "X", y, "y")
+        validation = self._check_validation(validation_data)
+        if reset:
+            self._initialise(X.shape[1], self._n_network_outputs())
+        self._train(X, y, epochs, validation)
+        return self
+
+    def fit(self, X, y, validation_data=None):
+        """Train from a fresh initialisation for ``epochs`` epochs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        y : array_like, shape (n_samples,) or (n_samples, n_outputs)
+        validation_data : pair (X_val, y_val), optional
+            Scored after every epoch into ``history_["epochs"]["val_loss"]``.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, validation_data, check_int(self.epochs, "epochs"), reset=True)
+
+    # -- prediction ------------------------------------------------------------------------------
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        self._check_fitted()
+        return [weights for weights, _ in self.network_.weights(self.parameters_)]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        self._check_fitted()
+        return [bias for _, bias in self.network_.weights(self.parameters_)]
+
+    def _output(self, X) -> np.ndarray:
+        self._check_fitted()
+        return self.network_.forward(self.parameters_, self._check_X(X))
+
+
+class ReLURegressor(_DenseNetworkEstimator):
+    __doc__ = f"""A dense ReLU network for regression, trained on the square loss.
+
+    The loss is :math:`\\frac{{1}}{{2n}}\\sum_i\\lVert f(x_i)-y_i\\rVert^2` (plus the ridge
+    term); its gradient comes from the explicit backpropagation of
+    :class:`~relustep.models.dense.DenseReLUNetwork`.
+
+    Parameters
+    ----------{_SHARED_PARAMETERS}
+
+    Attributes
+    ----------{_SHARED_ATTRIBUTES}
+
+    Examples
+    --------
+    >>> import numpy as np, relustep
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3)); y = np.maximum(X[:, 0], 0) - X[:, 1]
+    >>> model = relustep.ReLURegressor((16,), step="adam", epochs=50, random_state=0).fit(X, y)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    _loss = "square"
+
+    def _set_targets(self, y, classes) -> None:
+        y = check_array(y, "y", ndim=(1, 2), dtype=check_dtype(self.dtype))
+        self._n_targets = 1 if y.ndim == 1 else y.shape[1]
+
+    def _n_network_outputs(self) -> int:
+        return self._n_targets
+
+    def _encode_targets(self, y, name: str) -> np.ndarray:
+        y = check_array(y, name, ndim=(1, 2), dtype=check_dtype(self.dtype))
+        y = y.reshape(len(y), -1)
+        expected = self.n_outputs_ if hasattr(self, "n_outputs_") else self._n_targets
+        if y.shape[1] != expected:
+            raise ValueError(f"{name} must have {expected} target column(s), got {y.shape[1]}")
+        return y
+
+    def partial_fit(self, X, y):
+        """One epoch over ``(X, y)``; the first call initialises the network."""
+        return self._fit(X, y, None, 1, reset=not hasattr(self, "parameters_"))
+
+    def predict(self, X) -> np.ndarray:
+        """The network's output; 1-D when there is one output."""
+        output = self._output(X)
+        return output.ravel() if output.shape[1] == 1 else output
+
+    def score(self, X, y) -> float:
+        """The coefficient of determination :math:`R^2`, averaged over the outputs."""
+        prediction = self._output(X)
+        target = self._encode_targets(y, "y")
+        check_same_length(prediction, "X", target, "y")
+        residual = np.sum((target - prediction) ** 2, axis=0)
+        total = np.sum((target - target.mean(axis=0)) ** 2, axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r2 = np.where(total > 0, 1.0 - residual / total, np.where(residual > 0, 0.0, 1.0))
+        return float(np.mean(r2))
+
+
+class MLPClassifier(_DenseNetworkEstimator):
+    __doc__ = f"""A dense ReLU network for classification, trained on softmax cross-entropy.
+
+    The network has one output (logit) per class, also for two classes;
+    ``predict_proba`` is the softmax of the logits.
+
+    Parameters
+    ----------{_SHARED_PARAMETERS}
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels, sorted.{_SHARED_ATTRIBUTES}
+
+    Examples
+    --------
+    >>> import numpy as np, relustep
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 2)); y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    >>> model = relustep.MLPClassifier((32,), epochs=100, random_state=0).fit(X, y)
+    >>> model.score(X, y) > 0.9
+    True
+    """
+
+    _loss = "softmax"
+    _array_attributes = ("parameters_", "classes_")
+
+    def _set_targets(self, y, classes) -> None:
+        labels = _check_labels(y if classes is None else classes, "y" if classes is None else "classes")
+        self.classes_ = np.unique(labels)
+        if len(self.classes_) < 2:
+            raise ValueError(f"y must contain at least 2 classes, got {list(self.classes_)}")
+
+    def _n_network_outputs(self) -> int:
+        return len(self.classes_)
+
+    def _encode_targets(self, y, name: str) -> np.ndarray:
+        labels = _check_labels(y, name)
+        index = np.searchsorted(self.classes_, labels)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != labels
+        if np.any(unknown):
+            raise ValueError(
+                f"{name} has labels not in classes_ {list(self.classes_)}: "
+                f"{sorted(set(labels[unknown].tolist()))[:5]}"
+            )
+        return index.astype(np.int64)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``(X, y)``. The first call initialises the network and needs
+        ``classes``, every label that will ever be seen."""
+        first = not hasattr(self, "parameters_")
+        if first and classes is None:
+            raise ValueError("classes must be given on the first call to partial_fit")
+        return self._fit(X, y, None, 1, reset=first, classes=classes)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape ``(n_samples, n_classes)``, columns in ``classes_`` order."""
+        logits = self._output(X)
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        return logits
+
+    def predict(self, X) -> np.ndarray:
+        """The most probable class of each row."""
+        return self.classes_[np.argmax(self._output(X), axis=1)]
+
+    def score(self, X, y) -> float:
+        """Accuracy: the fraction of rows whose predicted class is right."""
+        prediction = self.predict(X)
+        labels = _check_labels(y, "y")
+        check_same_length(prediction, "X", labels, "y")
+        return float(np.mean(prediction == labels))
+
+
+def _check_labels(y, name: str) -> np.ndarray:
+    if y is None:
+        raise TypeError(f"{name} must be an array of class labels, got None")
+    labels = np.asarray(y)
+    if labels.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D array of class labels, got shape {labels.shape}")
+    if labels.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    if labels.dtype.kind == "f":
+        if not np.all(np.isfinite(labels)):
+            raise ValueError(f"{name} must hold class labels, found NaN or inf")
+        if not np.all(labels == np.round(labels)):
+            raise ValueError(f"{name} must hold class labels (ints or strings), got fractions")
+        return labels.astype(np.int64)
+    if labels.dtype.kind not in "biuUS":
+        raise TypeError(f"{name} must hold class labels (ints or strings), got dtype {labels.dtype}")
+    return labels

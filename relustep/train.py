@@ -1,0 +1,149 @@
+r"""One training loop for every model and step rule.
+
+A step (:class:`Stepper`) is the same for a network on a mini-batch and for a function a student
+writes (:func:`relustep.minimize`): an *objective* gives the loss and its gradient at
+:math:`\theta`, the step rule picks a direction :math:`d` and a step :math:`\alpha`, and
+:math:`\theta \leftarrow \theta - \alpha d` in place. :func:`train` runs epochs of seeded,
+shuffled mini-batches through a :class:`Stepper` and records everything in a
+:class:`~relustep.history.History`.
+
+If the loss turns NaN or infinite, the run stops with :class:`DivergenceError` and ``theta`` holds
+the last parameters at which the loss was finite.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from relustep import kernels
+from relustep.history import History
+from relustep.progress import ProgressBar
+from relustep.steps.base import Line, StepRule
+
+
+class DivergenceError(FloatingPointError):
+    """The loss became NaN or infinite; the parameters were restored to the last finite ones."""
+
+
+class BatchObjective:
+    """A model's loss on one fixed batch, as a function of the parameters alone."""
+
+    def __init__(self, model, X: np.ndarray, y: np.ndarray):
+        self.model, self.X, self.y = model, X, y
+
+    def loss(self, theta: np.ndarray) -> float:
+        return self.model.loss(theta, self.X, self.y)
+
+    def loss_and_gradient(self, theta: np.ndarray, gradient: np.ndarray):
+        return self.model.loss_and_gradient(theta, self.X, self.y, gradient)
+
+
+class Stepper:
+    """Takes steps on ``theta`` (in place) with ``rule``, recording each in ``history``.
+
+    Parameters
+    ----------
+    theta : ndarray
+        The flat parameter vector; it is updated in place.
+    rule : StepRule
+        A started step rule (see :meth:`StepRule.start`).
+    history : History
+        Where each step is recorded.
+    """
+
+    def __init__(self, theta: np.ndarray, rule: StepRule, history: History):
+        self.theta, self.rule, self.history = theta, rule, history
+        self.gradient = np.empty_like(theta)
+        self.last_finite = theta.copy()
+        history.add_fallbacks(rule.fallbacks)
+
+    def step(self, objective) -> float:
+        """Take one step on ``objective``; return the loss at the starting point."""
+        started = time.perf_counter()
+        loss, gradient = objective.loss_and_gradient(self.theta, self.gradient)
+        if not math.isfinite(loss):
+            self.restore(f"the loss became {loss} at step {len(self.history) + 1}")
+        np.copyto(self.last_finite, self.theta)
+        direction = self.rule.direction(gradient)
+        line = Line(self.theta, gradient, direction, loss, objective.loss)
+        alpha = float(self.rule.size(line))
+        if alpha != 0.0:
+            kernels.steps.step_along(self.theta, alpha, direction)
+        self.rule.n_steps += 1
+        self.history.record_step(
+            {
+                "loss": float(loss),
+                "step_size": alpha,
+                "n_forward": 1 + line.n_probes,
+                "n_backward": 1,
+                "seconds": time.perf_counter() - started,
+                **self.rule.take_counts(),
+            }
+        )
+        return loss
+
+    def restore(self, what: str) -> None:
+        """Put back the last parameters with a finite loss and raise :class:`DivergenceError`."""
+        np.copyto(self.theta, self.last_finite)
+        raise DivergenceError(
+            f"{what} with step rule {self.rule!r}; training stopped and the parameters were "
+            "restored to the last point with a finite loss. A smaller learning rate, or another "
+            "step rule, usually helps."
+        )
+
+
+def evaluate_loss(model, theta: np.ndarray, X: np.ndarray, y: np.ndarray, chunk: int = 4096):
+    """The loss on a whole data set, in chunks of rows so that memory stays bounded."""
+    n = len(X)
+    total = 0.0
+    for start in range(0, n, chunk):
+        stop = min(start + chunk, n)
+        total += (stop - start) / n * model.loss(theta, X[start:stop], y[start:stop])
+    return total
+
+
+def train(
+    model,
+    theta: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    rule: StepRule,
+    history: History,
+    *,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    verbose: bool = False,
+    description: str = "training",
+) -> None:
+    """Run ``epochs`` passes of shuffled mini-batches over ``(X, y)``, updating ``theta``.
+
+    Each epoch draws a permutation of the rows from ``rng`` and steps through it ``batch_size``
+    rows at a time (the last batch may be smaller). After each epoch the loss on the whole
+    training set and on ``validation`` is recorded; that measurement is not counted in the
+    steps' passes or seconds. With ``verbose``, a progress bar appears on runs longer than two
+    seconds.
+    """
+    stepper = Stepper(theta, rule, history)
+    n = len(X)
+    training_seconds = history["epochs"]["seconds"][-1] if history["epochs"]["seconds"] else 0.0
+    with ProgressBar(epochs, description, enabled=verbose) as progress:
+        for _ in range(epochs):
+            order = rng.permutation(n)
+            epoch_started = time.perf_counter()
+            for start in range(0, n, batch_size):
+                rows = order[start : start + batch_size]
+                stepper.step(BatchObjective(model, X[rows], y[rows]))
+            training_seconds += time.perf_counter() - epoch_started
+            train_loss = evaluate_loss(model, theta, X, y)
+            if not math.isfinite(train_loss):
+                stepper.restore(f"the training loss became {train_loss} at the end of an epoch")
+            val_loss = math.nan
+            if validation is not None:
+                val_loss = evaluate_loss(model, theta, *validation)
+            history.record_epoch(train_loss, val_loss, training_seconds)
+            progress.update(1, f"loss {train_loss:.4g}")
