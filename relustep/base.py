@@ -117,7 +117,10 @@ def load(path: str | os.PathLike):
     name = document.get("estimator")
     if name not in ESTIMATORS:
         raise ValueError(f"{path} holds an unknown estimator {name!r}; known: {sorted(ESTIMATORS)}")
-    params = document["params"]
+    params = {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in document["params"].items()
+    }
     if isinstance(params.get("step"), dict):
         params["step"] = steps.get(params["step"])
     estimator = ESTIMATORS[name](**params)

@@ -19,9 +19,7 @@ import numpy as np
 from relustep._validation import check_array, check_float
 
 
-def numerical_gradient(
-    fun: Callable[[np.ndarray], float], theta, step: float = 1e-6
-) -> np.ndarray:
+def numerical_gradient(fun: Callable[[np.ndarray], float], theta, step: float = 1e-6) -> np.ndarray:
     """The central-difference gradient of ``fun`` at ``theta`` (2n evaluations)."""
     theta = check_array(theta, "theta", ndim=1).copy()
     step = check_float(step, "step", low=0.0, low_inclusive=False)

@@ -102,5 +102,5 @@ class History(dict):
         with open(path, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["index", *keys])
-            for row, values in enumerate(zip(*(table[key] for key in keys))):
+            for row, values in enumerate(zip(*(table[key] for key in keys), strict=True)):
                 writer.writerow([row, *values])

@@ -61,7 +61,14 @@ class Stepper:
         history.add_fallbacks(rule.fallbacks)
 
     def step(self, objective) -> float:
-        """Take one step on ``objective``; return the loss at the starting point."""
+        """Take one step on ``objective``; return the loss at the starting point.
+
+        Overflow inside the step is not warned about: a non-finite loss is caught explicitly
+        at the next step, which restores the last finite parameters."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._step(objective)
+
+    def _step(self, objective) -> float:
         started = time.perf_counter()
         loss, gradient = objective.loss_and_gradient(self.theta, self.gradient)
         if not math.isfinite(loss):
@@ -139,7 +146,8 @@ def train(
                 rows = order[start : start + batch_size]
                 stepper.step(BatchObjective(model, X[rows], y[rows]))
             training_seconds += time.perf_counter() - epoch_started
-            train_loss = evaluate_loss(model, theta, X, y)
+            with np.errstate(over="ignore", invalid="ignore"):
+                train_loss = evaluate_loss(model, theta, X, y)
             if not math.isfinite(train_loss):
                 stepper.restore(f"the training loss became {train_loss} at the end of an epoch")
             val_loss = math.nan

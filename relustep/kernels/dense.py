@@ -75,9 +75,7 @@ def softmax_cross_entropy_numpy(
 
 
 @njit(cache=True)
-def softmax_cross_entropy(
-    logits: np.ndarray, labels: np.ndarray, gradient: np.ndarray
-) -> float:
+def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, gradient: np.ndarray) -> float:
     rows, cols = logits.shape
     total = 0.0
     scale = 1.0 / rows

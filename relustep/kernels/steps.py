@@ -39,9 +39,7 @@ def adam_direction_numpy(
 
 
 @njit(cache=True)
-def adam_direction(
-    gradient, first_moment, second_moment, beta1, beta2, epsilon, step_number, out
-):
+def adam_direction(gradient, first_moment, second_moment, beta1, beta2, epsilon, step_number, out):
     correction1 = 1.0 - beta1**step_number
     correction2 = 1.0 - beta2**step_number
     for i in range(gradient.shape[0]):

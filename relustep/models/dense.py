@@ -31,6 +31,8 @@ differences in ``tests/test_dense.py``.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from relustep import kernels
@@ -94,7 +96,7 @@ class DenseReLUNetwork:
         self.backend = check_choice(backend, "backend", kernels.BACKENDS)
         self.sizes = (self.n_inputs, *self.hidden_layer_sizes, self.n_outputs)
         blocks = []
-        for layer, (fan_in, fan_out) in enumerate(zip(self.sizes[:-1], self.sizes[1:]), start=1):
+        for layer, (fan_in, fan_out) in enumerate(itertools.pairwise(self.sizes), start=1):
             blocks += [(f"W{layer}", (fan_in, fan_out)), (f"b{layer}", (fan_out,))]
         self.layout = ParameterLayout(blocks)
         self.n_layers = len(self.sizes) - 1

@@ -1,4 +1,5 @@
-"""Dense ReLU networks with scikit-learn's interface: :class:`ReLURegressor`, :class:`MLPClassifier`.
+"""Dense ReLU networks with scikit-learn's interface: :class:`ReLURegressor` and
+:class:`MLPClassifier`.
 
 The mathematics (forward pass, losses, backpropagation) is in :mod:`relustep.models.dense`; the
 training loop in :mod:`relustep.train`; the step rules in :mod:`relustep.steps`. This module only
@@ -111,9 +112,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         if isinstance(sizes, numbers.Integral) and not isinstance(sizes, bool):
             sizes = (sizes,)
         if not isinstance(sizes, tuple | list):
-            raise TypeError(
-                f"hidden_layer_sizes must be a tuple of positive ints, got {sizes!r}"
-            )
+            raise TypeError(f"hidden_layer_sizes must be a tuple of positive ints, got {sizes!r}")
         return tuple(check_int(size, f"hidden_layer_sizes[{i}]") for i, size in enumerate(sizes))
 
     def _check_settings(self) -> None:
@@ -136,12 +135,16 @@ class _DenseNetworkEstimator(BaseEstimator):
             )
         return X
 
-    def _check_validation(self, validation_data):
+    def _check_validation(self, validation_data, n_features: int):
         if validation_data is None:
             return None
         if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):
             raise TypeError("validation_data must be a pair (X_val, y_val)")
         X_val = self._check_X(validation_data[0], "validation_data[0]")
+        if X_val.shape[1] != n_features:
+            raise ValueError(
+                f"validation_data[0] has {X_val.shape[1]} features, but X has {n_features}"
+            )
         y_val = self._encode_targets(validation_data[1], "validation_data[1]")
         check_same_length(X_val, "validation_data[0]", y_val, "validation_data[1]")
         return X_val, y_val
@@ -203,7 +206,7 @@ class _DenseNetworkEstimator(BaseEstimator):
             self._set_targets(y, classes)
         y = self._encode_targets(y, "y")
         check_same_length(X, "X", y, "y")
-        validation = self._check_validation(validation_data)
+        validation = self._check_validation(validation_data, X.shape[1])
         if reset:
             self._initialise(X.shape[1], self._n_network_outputs())
         self._train(X, y, epochs, validation)
@@ -259,8 +262,8 @@ class ReLURegressor(_DenseNetworkEstimator):
     >>> import numpy as np, relustep
     >>> rng = np.random.default_rng(0)
     >>> X = rng.normal(size=(200, 3)); y = np.maximum(X[:, 0], 0) - X[:, 1]
-    >>> model = relustep.ReLURegressor((16,), step="adam", epochs=50, random_state=0).fit(X, y)
-    >>> model.score(X, y) > 0.9
+    >>> model = relustep.ReLURegressor((16,), epochs=50, batch_size=20, random_state=0)
+    >>> model.fit(X, y).score(X, y) > 0.9
     True
     """
 
@@ -330,7 +333,8 @@ class MLPClassifier(_DenseNetworkEstimator):
     _array_attributes = ("parameters_", "classes_")
 
     def _set_targets(self, y, classes) -> None:
-        labels = _check_labels(y if classes is None else classes, "y" if classes is None else "classes")
+        source, name = (y, "y") if classes is None else (classes, "classes")
+        labels = _check_labels(source, name)
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
             raise ValueError(f"y must contain at least 2 classes, got {list(self.classes_)}")
@@ -393,5 +397,7 @@ def _check_labels(y, name: str) -> np.ndarray:
             raise ValueError(f"{name} must hold class labels (ints or strings), got fractions")
         return labels.astype(np.int64)
     if labels.dtype.kind not in "biuUS":
-        raise TypeError(f"{name} must hold class labels (ints or strings), got dtype {labels.dtype}")
+        raise TypeError(
+            f"{name} must hold class labels (ints or strings), got dtype {labels.dtype}"
+        )
     return labels

@@ -1,11 +1,11 @@
 r"""What a step rule is, and the line it looks along.
 
 A training step is: the model gives the loss :math:`\mathcal L_0` and the gradient :math:`g` at
-:math:`\theta`; the step rule turns :math:`g` into a direction :math:`d` (:meth:`StepRule.direction`)
-and decides how far to move along it (:meth:`StepRule.size`); the trainer moves
-:math:`\theta \leftarrow \theta - \alpha d`. A rule may look at the loss along the line,
-:math:`q(\alpha) = \mathcal L(\theta - \alpha d)` on the same batch, through :meth:`Line.probe`;
-each probe is one forward pass and is counted in the history.
+:math:`\theta`; the step rule turns :math:`g` into a direction :math:`d`
+(:meth:`StepRule.direction`) and decides how far to move along it (:meth:`StepRule.size`); the
+trainer moves :math:`\theta \leftarrow \theta - \alpha d`. A rule may look at the loss along the
+line, :math:`q(\alpha) = \mathcal L(\theta - \alpha d)` on the same batch, through
+:meth:`Line.probe`; each probe is one forward pass and is counted in the history.
 
 Step sizes are in the mean convention: the loss is a mean over the batch, so :math:`\alpha` is
 comparable with a constant learning rate whatever the batch size.
