@@ -126,13 +126,15 @@ def train(
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     verbose: bool = False,
     description: str = "training",
+    evaluate: bool = True,
 ) -> None:
     """Run ``epochs`` passes of shuffled mini-batches over ``(X, y)``, updating ``theta``.
 
     Each epoch draws a permutation of the rows from ``rng`` and steps through it ``batch_size``
     rows at a time (the last batch may be smaller). After each epoch the loss on the whole
     training set and on ``validation`` is recorded; that measurement is not counted in the
-    steps' passes or seconds. With ``verbose``, a progress bar appears on runs longer than two
+    steps' passes or seconds (``evaluate=False`` skips it and records ``nan``, for benchmarks
+    that time the steps alone). With ``verbose``, a progress bar appears on runs longer than two
     seconds.
     """
     stepper = Stepper(theta, rule, history)
@@ -146,12 +148,13 @@ def train(
                 rows = order[start : start + batch_size]
                 stepper.step(BatchObjective(model, X[rows], y[rows]))
             training_seconds += time.perf_counter() - epoch_started
-            with np.errstate(over="ignore", invalid="ignore"):
-                train_loss = evaluate_loss(model, theta, X, y)
-            if not math.isfinite(train_loss):
-                stepper.restore(f"the training loss became {train_loss} at the end of an epoch")
-            val_loss = math.nan
-            if validation is not None:
+            train_loss = val_loss = math.nan
+            if evaluate:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    train_loss = evaluate_loss(model, theta, X, y)
+                if not math.isfinite(train_loss):
+                    stepper.restore(f"the training loss became {train_loss} after an epoch")
+            if evaluate and validation is not None:
                 val_loss = evaluate_loss(model, theta, *validation)
             history.record_epoch(train_loss, val_loss, training_seconds)
             progress.update(1, f"loss {train_loss:.4g}")

@@ -1,6 +1,6 @@
 """Numba kernels, each beside its plain-NumPy twin.
 
-Every kernel ``foo`` (compiled with ``@njit(cache=True)``) has a twin ``foo_numpy`` that computes
+Every kernel ``foo`` (compiled with :data:`jit`) has a twin ``foo_numpy`` that computes
 the same thing in a few readable NumPy lines. The twin is the one to read next to the derivation;
 the kernel is the one that runs. The tests call both on the same inputs and compare them, and a
 marked subset also runs with ``NUMBA_DISABLE_JIT=1`` so that the kernel bodies run as Python.

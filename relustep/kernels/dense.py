@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from relustep.kernels._jit import jit
 
 
 def relu_backward_numpy(delta: np.ndarray, activation: np.ndarray) -> None:
@@ -22,7 +22,7 @@ def relu_backward_numpy(delta: np.ndarray, activation: np.ndarray) -> None:
     delta *= activation > 0
 
 
-@njit(cache=True)
+@jit
 def relu_backward(delta: np.ndarray, activation: np.ndarray) -> None:
     rows, cols = delta.shape
     for i in range(rows):
@@ -41,7 +41,7 @@ def square_loss_numpy(output: np.ndarray, target: np.ndarray, gradient: np.ndarr
     return loss
 
 
-@njit(cache=True)
+@jit
 def square_loss(output: np.ndarray, target: np.ndarray, gradient: np.ndarray) -> float:
     rows, cols = output.shape
     total = 0.0
@@ -74,7 +74,7 @@ def softmax_cross_entropy_numpy(
     return loss
 
 
-@njit(cache=True)
+@jit
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, gradient: np.ndarray) -> float:
     rows, cols = logits.shape
     total = 0.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from relustep.kernels._jit import jit
 
 
 def adam_direction_numpy(
@@ -28,27 +28,29 @@ def adam_direction_numpy(
     .. math::
         m \leftarrow \beta_1 m + (1-\beta_1) g,\qquad v \leftarrow \beta_2 v + (1-\beta_2) g^2,
         \qquad d = \frac{m / (1-\beta_1^t)}{\sqrt{v / (1-\beta_2^t)} + \epsilon}.
+
+    The bias corrections are applied as two scale factors computed once per step.
     """
     first_moment *= beta1
     first_moment += (1.0 - beta1) * gradient
     second_moment *= beta2
     second_moment += (1.0 - beta2) * gradient * gradient
-    corrected_first = first_moment / (1.0 - beta1**step_number)
-    corrected_second = second_moment / (1.0 - beta2**step_number)
-    np.divide(corrected_first, np.sqrt(corrected_second) + epsilon, out=out)
+    scale1 = 1.0 / (1.0 - beta1**step_number)
+    scale2 = 1.0 / math.sqrt(1.0 - beta2**step_number)
+    np.divide(first_moment * scale1, np.sqrt(second_moment) * scale2 + epsilon, out=out)
 
 
-@njit(cache=True)
+@jit
 def adam_direction(gradient, first_moment, second_moment, beta1, beta2, epsilon, step_number, out):
-    correction1 = 1.0 - beta1**step_number
-    correction2 = 1.0 - beta2**step_number
+    scale1 = 1.0 / (1.0 - beta1**step_number)
+    scale2 = 1.0 / math.sqrt(1.0 - beta2**step_number)
     for i in range(gradient.shape[0]):
         g = gradient[i]
         m = beta1 * first_moment[i] + (1.0 - beta1) * g
         v = beta2 * second_moment[i] + (1.0 - beta2) * g * g
         first_moment[i] = m
         second_moment[i] = v
-        out[i] = (m / correction1) / (math.sqrt(v / correction2) + epsilon)
+        out[i] = (m * scale1) / (math.sqrt(v) * scale2 + epsilon)
 
 
 def momentum_direction_numpy(
@@ -73,7 +75,7 @@ def momentum_direction_numpy(
         out[:] = velocity
 
 
-@njit(cache=True)
+@jit
 def momentum_direction(gradient, velocity, momentum, nesterov, out):
     for i in range(gradient.shape[0]):
         u = momentum * velocity[i] + gradient[i]
@@ -86,7 +88,7 @@ def step_along_numpy(theta: np.ndarray, alpha: float, direction: np.ndarray) -> 
     theta -= alpha * direction
 
 
-@njit(cache=True)
+@jit
 def step_along(theta, alpha, direction):
     for i in range(theta.shape[0]):
         theta[i] -= alpha * direction[i]
