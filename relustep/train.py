@@ -75,7 +75,7 @@ class Stepper:
             self.restore(f"the loss became {loss} at step {len(self.history) + 1}")
         np.copyto(self.last_finite, self.theta)
         direction = self.rule.direction(gradient)
-        line = Line(self.theta, gradient, direction, loss, objective.loss)
+        line = Line(self.theta, gradient, direction, loss, objective)
         alpha = float(self.rule.size(line))
         if alpha != 0.0:
             kernels.steps.step_along(self.theta, alpha, direction)

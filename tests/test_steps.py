@@ -1,5 +1,7 @@
 """The baseline step rules against their formulas written out by hand."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,8 @@ from relustep.steps.base import Line
 
 
 def line_for(gradient, rule):
-    return Line(np.zeros_like(gradient), gradient, rule.direction(gradient), 1.0, lambda t: 0.0)
+    objective = SimpleNamespace(loss=lambda t: 0.0)
+    return Line(np.zeros_like(gradient), gradient, rule.direction(gradient), 1.0, objective)
 
 
 def run(rule, gradients):
@@ -58,7 +61,7 @@ def test_adam_by_hand(rng):
 
 def test_line_probe_evaluates_the_moved_point(rng):
     theta, direction = rng.normal(size=3), rng.normal(size=3)
-    line = Line(theta, direction, direction, 0.0, lambda t: float(t @ t))
+    line = Line(theta, direction, direction, 0.0, SimpleNamespace(loss=lambda t: float(t @ t)))
     assert line.probe(0.5) == pytest.approx(np.sum((theta - 0.5 * direction) ** 2))
     assert line.n_probes == 1
     assert line.slope == pytest.approx(-direction @ direction)

@@ -10,11 +10,10 @@ from __future__ import annotations
 import copy
 
 from relustep.steps.adam import Adam
-from relustep.steps.base import Line, StepRule
+from relustep.steps.base import RULES, Line, StepRule
 from relustep.steps.constant import Constant
 from relustep.steps.momentum import Momentum
 
-RULES: dict[str, type[StepRule]] = {rule.name: rule for rule in (Constant, Momentum, Adam)}
 ALIASES = {"sgd": ("constant", {}), "nesterov": ("momentum", {"nesterov": True})}
 
 __all__ = ["Adam", "Constant", "Line", "Momentum", "StepRule", "get", "names"]

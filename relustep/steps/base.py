@@ -13,7 +13,6 @@ comparable with a constant learning rate whatever the batch size.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -36,6 +35,11 @@ class Line:
         :math:`d`; the update is :math:`\theta - \alpha d`.
     loss : float
         :math:`q(0) = \mathcal L(\theta)`, already computed by the training pass.
+    objective : object
+        What is being minimised on this batch: it has ``loss(theta)`` and
+        ``loss_and_gradient(theta, gradient)``; a network's batch objective
+        (:class:`relustep.train.BatchObjective`) also has ``model``, ``X`` and ``y``, which a
+        rule that knows the model's structure (an exact line search) may use.
     n_probes : int
         How many times :meth:`probe` has been called on this line.
     """
@@ -44,7 +48,7 @@ class Line:
     gradient: np.ndarray
     direction: np.ndarray
     loss: float
-    evaluate: Callable[[np.ndarray], float] = field(repr=False)
+    objective: object = field(repr=False)
     n_probes: int = field(default=0, init=False)
     _point: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -60,20 +64,29 @@ class Line:
         np.copyto(self._point, self.theta)
         kernels.steps.step_along(self._point, alpha, self.direction)
         self.n_probes += 1
-        return float(self.evaluate(self._point))
+        return float(self.objective.loss(self._point))
+
+
+RULES: dict[str, type[StepRule]] = {}
 
 
 class StepRule:
     """Base class of the step rules.
 
-    A subclass sets ``name`` (its short name for ``step="..."``), stores its settings in
-    ``__init__`` (validated there), and overrides :meth:`direction` and/or :meth:`size`.
+    A subclass sets ``name`` (its short name for ``step="..."``; setting it registers the class
+    for :func:`relustep.steps.get`), stores its settings in ``__init__`` (validated there), and
+    overrides :meth:`direction` and/or :meth:`size`.
     A rule that falls back from its main formula counts it with :meth:`count`; the names it may
     count are listed in ``fallbacks`` so that the history has one column per name.
     """
 
     name: str = ""
     fallbacks: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            RULES[cls.name] = cls
 
     def start(self, n_parameters: int, dtype=np.float64) -> None:
         """Reset the rule's state before training ``n_parameters`` parameters."""
