@@ -9,9 +9,11 @@ from relustep.gradcheck import check_gradient
 from relustep.models.dense import DenseReLUNetwork
 
 
-def problem(hidden, loss, n_outputs=3, n=9, d=4, l2=0.0, backend="numba", seed=0):
+def problem(hidden, loss, n_outputs=3, n=9, d=4, l2=0.0, slope=0.0, backend="numba", seed=0):
     rng = np.random.default_rng(seed)
-    net = DenseReLUNetwork(d, hidden, n_outputs, loss=loss, l2=l2, backend=backend)
+    net = DenseReLUNetwork(
+        d, hidden, n_outputs, loss=loss, l2=l2, negative_slope=slope, backend=backend
+    )
     theta = net.init_parameters(rng)
     theta += 0.1 * rng.normal(size=theta.size)  # nonzero biases, so every block is tested
     X = rng.normal(size=(n, d))
@@ -21,9 +23,9 @@ def problem(hidden, loss, n_outputs=3, n=9, d=4, l2=0.0, backend="numba", seed=0
 
 @pytest.mark.parametrize("hidden", [(), (5,), (6, 4), (5, 4, 3)])
 @pytest.mark.parametrize("loss", ["square", "softmax"])
-@pytest.mark.parametrize("l2", [0.0, 0.3])
-def test_gradient_matches_central_differences(hidden, loss, l2):
-    net, theta, X, y = problem(hidden, loss, l2=l2)
+@pytest.mark.parametrize("l2, slope", [(0.0, 0.0), (0.3, 0.0), (0.0, 0.2)])
+def test_gradient_matches_central_differences(hidden, loss, l2, slope):
+    net, theta, X, y = problem(hidden, loss, l2=l2, slope=slope)
     error = check_gradient(
         lambda t: net.loss(t, X, y), lambda t: net.loss_and_gradient(t, X, y)[1], theta
     )
@@ -34,23 +36,26 @@ def test_gradient_matches_central_differences(hidden, loss, l2):
 @given(
     hidden=st.lists(st.integers(1, 6), min_size=0, max_size=3),
     loss=st.sampled_from(["square", "softmax"]),
+    slope=st.sampled_from([0.0, 0.01, 0.5]),
     seed=st.integers(0, 10_000),
 )
-def test_gradient_on_random_networks(hidden, loss, seed):
-    net, theta, X, y = problem(tuple(hidden), loss, n_outputs=2, seed=seed)
+def test_gradient_on_random_networks(hidden, loss, slope, seed):
+    net, theta, X, y = problem(tuple(hidden), loss, n_outputs=2, slope=slope, seed=seed)
     error = check_gradient(
         lambda t: net.loss(t, X, y), lambda t: net.loss_and_gradient(t, X, y)[1], theta
     )
     assert error < 1e-7
 
 
-def test_forward_matches_a_plain_loop():
-    net, theta, X, _ = problem((5, 4), "square")
+@pytest.mark.parametrize("slope", [0.0, 0.3])
+def test_forward_matches_a_plain_loop(slope):
+    net, theta, X, _ = problem((5, 4), "square", slope=slope)
     layers = net.weights(theta)
     for row in range(len(X)):
         a = X[row]
         for weights, bias in layers[:-1]:
-            a = np.array([max(0.0, a @ weights[:, j] + bias[j]) for j in range(len(bias))])
+            z = [a @ weights[:, j] + bias[j] for j in range(len(bias))]
+            a = np.array([max(value, slope * value) for value in z])
         expected = a @ layers[-1][0] + layers[-1][1]
         np.testing.assert_allclose(net.forward(theta, X[row : row + 1])[0], expected, rtol=1e-12)
 
@@ -98,3 +103,5 @@ def test_bad_settings_are_named():
         DenseReLUNetwork(3, (4,), 1, l2=-1.0)
     with pytest.raises(ValueError, match="n_inputs"):
         DenseReLUNetwork(0, (4,), 1)
+    with pytest.raises(ValueError, match="negative_slope"):
+        DenseReLUNetwork(3, (4,), 1, negative_slope=1.0)

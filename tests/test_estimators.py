@@ -206,6 +206,7 @@ def test_bad_data_is_named(X, y, argument, error):
         ({"solver": "lbfgs"}, "solver", ValueError),
         ({"l2": -0.1}, "l2", ValueError),
         ({"l2": float("nan")}, "l2", ValueError),
+        ({"negative_slope": -0.1}, "negative_slope", ValueError),
         ({"dtype": "int32"}, "dtype", ValueError),
         ({"random_state": "seed"}, "random_state", TypeError),
         ({"random_state": -1}, "random_state", ValueError),

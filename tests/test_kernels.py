@@ -18,16 +18,21 @@ def both(name):
     return kernels.get(name, "numba"), kernels.get(name, "numpy")
 
 
+@pytest.mark.parametrize("slope", [0.0, 0.1])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_backward_matches_twin(rng, dtype):
+def test_relu_backward_matches_twin(rng, dtype, slope):
     delta = rng.normal(size=(7, 5)).astype(dtype)
-    activation = np.maximum(rng.normal(size=(7, 5)), 0).astype(dtype)
+    z = rng.normal(size=(7, 5))
+    activation = np.maximum(z, slope * z).astype(dtype)
     kernel, twin = both("relu_backward")
     a, b = delta.copy(), delta.copy()
-    kernel(a, activation)
-    twin(b, activation)
+    kernel(a, activation, slope)
+    twin(b, activation, slope)
     np.testing.assert_array_equal(a, b)
-    assert np.all(a[activation == 0] == 0) and np.all(a[activation > 0] == delta[activation > 0])
+    inactive = z <= 0
+    expected = (delta[inactive].astype(np.float64) * slope).astype(dtype)  # the product in float64
+    np.testing.assert_array_equal(a[inactive], expected)
+    np.testing.assert_array_equal(a[~inactive], delta[~inactive])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

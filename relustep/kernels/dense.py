@@ -1,4 +1,5 @@
-r"""Kernels of the dense ReLU network: the losses at the output and the ReLU mask going back.
+r"""Kernels of the dense ReLU network: the losses at the output and the activation's derivative
+going back.
 
 The matrix products stay with NumPy (BLAS). What is fused here is the elementwise work around
 them, which NumPy would do in several passes with temporaries.
@@ -12,23 +13,25 @@ from __future__ import annotations
 import math
 
 import numpy as np
+
 from relustep.kernels._jit import jit
 
 
-def relu_backward_numpy(delta: np.ndarray, activation: np.ndarray) -> None:
-    r"""Zero ``delta`` in place where the unit is inactive: :math:`\delta \leftarrow \delta \odot
-    1[a > 0]`, the ReLU's derivative. ``activation`` is :math:`a = \mathrm{relu}(z)`, so
-    :math:`a > 0` exactly where :math:`z > 0`."""
-    delta *= activation > 0
+def relu_backward_numpy(delta: np.ndarray, activation: np.ndarray, negative_slope: float) -> None:
+    r"""Multiply ``delta`` in place by the derivative of :math:`\sigma(z) = \max(z, a z)`:
+    1 where the unit is active, :math:`a` (``negative_slope``; 0 for ReLU) elsewhere.
+    ``activation`` is :math:`\sigma(z)`, positive exactly where :math:`z > 0` since
+    :math:`0 \le a < 1`; the derivative at :math:`z = 0` is taken as :math:`a`."""
+    delta *= np.where(activation > 0, 1.0, negative_slope)
 
 
 @jit
-def relu_backward(delta: np.ndarray, activation: np.ndarray) -> None:
+def relu_backward(delta: np.ndarray, activation: np.ndarray, negative_slope: float) -> None:
     rows, cols = delta.shape
     for i in range(rows):
         for j in range(cols):
             if activation[i, j] <= 0:
-                delta[i, j] = 0.0
+                delta[i, j] *= negative_slope
 
 
 def square_loss_numpy(output: np.ndarray, target: np.ndarray, gradient: np.ndarray) -> float:

@@ -6,8 +6,11 @@ With weights :math:`W_l` of shape ``(n_in, n_out)`` (rows are inputs, as in scik
 ``coefs_``) and biases :math:`b_l`, a batch :math:`X` (``n`` rows) goes forward as
 
 .. math::
-    A_0 = X, \qquad Z_l = A_{l-1} W_l + b_l, \qquad A_l = \mathrm{relu}(Z_l)
-    \quad (l < L), \qquad f(X) = Z_L .
+    A_0 = X, \qquad Z_l = A_{l-1} W_l + b_l, \qquad A_l = \sigma(Z_l)
+    \quad (l < L), \qquad f(X) = Z_L ,
+
+with :math:`\sigma(z) = \max(z, a z)`: ReLU for the slope :math:`a = 0` (the default), leaky
+ReLU for :math:`0 < a < 1`.
 
 The loss is the mean over rows of a per-row loss, plus an optional ridge term on the weights
 (not the biases):
@@ -23,10 +26,11 @@ Backpropagation is the chain rule written out. With :math:`\Delta_L = \partial\m
 .. math::
     \frac{\partial\mathcal L}{\partial W_l} = A_{l-1}^\top \Delta_l + \lambda W_l, \qquad
     \frac{\partial\mathcal L}{\partial b_l} = \mathbf 1^\top \Delta_l, \qquad
-    \Delta_{l-1} = (\Delta_l W_l^\top) \odot 1[Z_{l-1} > 0].
+    \Delta_{l-1} = (\Delta_l W_l^\top) \odot \sigma'(Z_{l-1}), \qquad
+    \sigma'(z) = 1[z > 0] + a\,1[z \le 0].
 
-The derivative of ReLU at exactly 0 is taken as 0. Each formula here is checked against central
-differences in ``tests/test_dense.py``.
+The derivative at exactly 0 is taken as :math:`a` (0 for ReLU). Each formula here is checked
+against central differences in ``tests/test_dense.py``.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class DenseReLUNetwork:
         Square loss for regression or softmax cross-entropy for classification.
     l2 : float
         Ridge coefficient :math:`\\lambda` on the weights.
+    negative_slope : float
+        The slope :math:`a \\in [0, 1)` of the activation for negative inputs (0: ReLU).
     backend : {"numba", "numpy"}
         Which implementation of the fused elementwise kernels to use. Both give the same numbers
         to rounding; ``"numpy"`` is the readable twin.
@@ -84,6 +90,7 @@ class DenseReLUNetwork:
         *,
         loss: str = "square",
         l2: float = 0.0,
+        negative_slope: float = 0.0,
         backend: str = "numba",
     ):
         self.n_inputs = check_int(n_inputs, "n_inputs")
@@ -93,6 +100,9 @@ class DenseReLUNetwork:
         self.n_outputs = check_int(n_outputs, "n_outputs")
         self.loss_name = check_choice(loss, "loss", LOSSES)
         self.l2 = check_float(l2, "l2", low=0.0)
+        self.negative_slope = check_float(
+            negative_slope, "negative_slope", low=0.0, high=1.0, high_inclusive=False
+        )
         self.backend = check_choice(backend, "backend", kernels.BACKENDS)
         self.sizes = (self.n_inputs, *self.hidden_layer_sizes, self.n_outputs)
         blocks = []
@@ -108,7 +118,7 @@ class DenseReLUNetwork:
     def __repr__(self) -> str:
         return (
             f"DenseReLUNetwork(sizes={self.sizes}, loss={self.loss_name!r}, l2={self.l2}, "
-            f"backend={self.backend!r})"
+            f"negative_slope={self.negative_slope}, backend={self.backend!r})"
         )
 
     def init_parameters(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
@@ -137,7 +147,10 @@ class DenseReLUNetwork:
         for weights, bias in layers[:-1]:
             hidden = activations[-1] @ weights
             hidden += bias
-            np.maximum(hidden, 0.0, out=hidden)
+            if self.negative_slope == 0.0:
+                np.maximum(hidden, 0.0, out=hidden)
+            else:
+                np.maximum(hidden, self.negative_slope * hidden, out=hidden)
             activations.append(hidden)
         weights, bias = layers[-1]
         output = activations[-1] @ weights
@@ -178,5 +191,5 @@ class DenseReLUNetwork:
             np.sum(delta, axis=0, out=bias_gradient)
             if layer > 0:
                 delta = delta @ parameter_layers[layer][0].T
-                self._relu_backward(delta, activations[layer])
+                self._relu_backward(delta, activations[layer], self.negative_slope)
         return loss, gradient

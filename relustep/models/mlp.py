@@ -43,6 +43,9 @@ _SHARED_PARAMETERS = """
         Rows per mini-batch (at most the number of training rows).
     l2 : float, default 0.0
         Ridge coefficient on the weights, :math:`\\frac{\\lambda}{2}\\sum_l\\lVert W_l\\rVert^2`.
+    negative_slope : float, default 0.0
+        The activation is :math:`\\max(z, a z)` with this slope :math:`a \\in [0, 1)`: 0 is
+        ReLU, a positive slope a leaky ReLU.
     dtype : {"float64", "float32"}, default "float64"
         Precision of the parameters and of the computation.
     random_state : None, int or numpy.random.Generator
@@ -92,6 +95,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         epochs: int = 200,
         batch_size: int = 200,
         l2: float = 0.0,
+        negative_slope: float = 0.0,
         dtype: str = "float64",
         random_state=None,
         verbose: bool = False,
@@ -102,6 +106,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         self.epochs = epochs
         self.batch_size = batch_size
         self.l2 = l2
+        self.negative_slope = negative_slope
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
@@ -120,6 +125,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         check_int(self.epochs, "epochs")
         check_int(self.batch_size, "batch_size")
         check_float(self.l2, "l2", low=0.0)
+        check_float(self.negative_slope, "negative_slope", low=0.0, high=1.0, high_inclusive=False)
         check_dtype(self.dtype)
         self._hidden_sizes()
         steps.get(self.step)
@@ -150,13 +156,21 @@ class _DenseNetworkEstimator(BaseEstimator):
         return X_val, y_val
 
     # -- training --------------------------------------------------------------------------------
+    def _make_network(self) -> DenseReLUNetwork:
+        return DenseReLUNetwork(
+            self.n_features_in_,
+            self._hidden_sizes(),
+            self.n_outputs_,
+            loss=self._loss,
+            l2=self.l2,
+            negative_slope=self.negative_slope,
+        )
+
     def _initialise(self, n_features: int, n_outputs: int) -> None:
         self._rng = check_random_state(self.random_state)
         self.n_features_in_ = n_features
         self.n_outputs_ = n_outputs
-        self.network_ = DenseReLUNetwork(
-            n_features, self._hidden_sizes(), n_outputs, loss=self._loss, l2=self.l2
-        )
+        self.network_ = self._make_network()
         self.parameters_ = self.network_.init_parameters(self._rng, check_dtype(self.dtype))
         self.step_ = steps.get(self.step)
         self.step_.start(self.parameters_.size, self.parameters_.dtype)
@@ -188,9 +202,7 @@ class _DenseNetworkEstimator(BaseEstimator):
                 self.loss_ = self.history_["epochs"]["train_loss"][-1]
 
     def _after_load(self) -> None:
-        self.network_ = DenseReLUNetwork(
-            self.n_features_in_, self._hidden_sizes(), self.n_outputs_, loss=self._loss, l2=self.l2
-        )
+        self.network_ = self._make_network()
         self.parameters_ = np.ascontiguousarray(self.parameters_, dtype=check_dtype(self.dtype))
         self.step_ = steps.get(self.step)
         self.step_.start(self.parameters_.size, self.parameters_.dtype)
