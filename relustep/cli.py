@@ -1,0 +1,268 @@
+"""The command line: ``relustep datasets``, ``relustep train``, ``relustep reproduce``.
+
+Run ``relustep --help`` (or ``python -m relustep --help``) for the options. :func:`main` returns
+the exit status instead of exiting, so that it can be called from Python and from tests:
+0 on success, 1 when training diverged, 2 for a wrong argument, 130 after Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from relustep import __version__, datasets, steps
+from relustep.experiments import SECTIONS
+from relustep.models.mlp import MLPClassifier, ReLURegressor
+from relustep.train import DivergenceError
+
+INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (``sys.argv[1:]`` by default); return the exit status.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments after the program name.
+
+    Returns
+    -------
+    int
+        0 on success, 1 if training diverged, 2 for a wrong argument, 130 after Ctrl-C.
+    """
+    parser = build_parser()
+    try:
+        arguments = parser.parse_args(argv)
+    except SystemExit as exit_request:  # --help, --version and argument errors
+        return int(exit_request.code or 0)
+    return arguments.run(arguments)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its three subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="relustep", description="ReLU networks whose learning steps are derived analytically."
+    )
+    parser.add_argument("--version", action="version", version=f"relustep {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("datasets", help="list the shipped datasets")
+    listing.set_defaults(run=list_datasets)
+
+    train = commands.add_parser("train", help="train a network on a dataset")
+    train.add_argument(
+        "--dataset",
+        required=True,
+        choices=datasets.names(),
+        metavar="NAME",
+        help=f"one of {', '.join(datasets.names())}",
+    )
+    train.add_argument(
+        "--hidden",
+        type=hidden_sizes,
+        default=(64,),
+        metavar="64,32",
+        help="widths of the hidden layers, comma-separated (default: 64)",
+    )
+    train.add_argument(
+        "--step", default="adam", choices=steps.names(), help="the step rule (default: adam)"
+    )
+    train.add_argument("--lr", type=float, help="learning rate (default: the rule's own)")
+    train.add_argument(
+        "--momentum", type=float, help="momentum of the rules momentum and nesterov (default: 0.9)"
+    )
+    train.add_argument(
+        "--epochs",
+        type=int_at_least(1),
+        default=20,
+        metavar="N",
+        help="passes over the training data (default: 20)",
+    )
+    train.add_argument(
+        "--batch-size",
+        type=int_at_least(1),
+        default=64,
+        metavar="N",
+        help="rows per mini-batch (default: 64)",
+    )
+    train.add_argument(
+        "--seed",
+        type=int_at_least(0),
+        default=0,
+        metavar="N",
+        help="seeds the weights and the batch order (default: 0)",
+    )
+    train.add_argument(
+        "--out", type=Path, metavar="DIR", help="output folder (default: runs/<dataset>-<step>)"
+    )
+    train.set_defaults(run=train_network)
+
+    reproduce = commands.add_parser("reproduce", help="run the experiments and write a report")
+    reproduce.add_argument(
+        "--out",
+        type=Path,
+        default=Path("relustep-report"),
+        metavar="DIR",
+        help="output folder (default: relustep-report)",
+    )
+    size = reproduce.add_mutually_exclusive_group()
+    size.add_argument(
+        "--full",
+        dest="size",
+        action="store_const",
+        const="full",
+        default="quick",
+        help="the full protocol (all training rows, more epochs; slow)",
+    )
+    size.add_argument(
+        "--tiny",
+        dest="size",
+        action="store_const",
+        const="tiny",
+        help="a smoke test that runs in seconds (its numbers mean nothing)",
+    )
+    reproduce.add_argument(
+        "--seeds",
+        type=int_at_least(1),
+        default=1,
+        metavar="N",
+        help="runs per experiment, seeds 0 to N-1 (default: 1)",
+    )
+    reproduce.add_argument("--only", choices=list(SECTIONS), help="run this section only")
+    reproduce.add_argument(
+        "--force", action="store_true", help="recompute results already stored in DIR/results"
+    )
+    reproduce.set_defaults(run=reproduce_sections)
+    return parser
+
+
+def int_at_least(low: int):
+    """An argparse ``type`` that accepts ints ``>= low``."""
+
+    def parse(text: str) -> int:
+        if not text.strip().isdigit() or int(text) < low:
+            raise argparse.ArgumentTypeError(f"expected an int >= {low}, got {text!r}")
+        return int(text)
+
+    return parse
+
+
+def hidden_sizes(text: str) -> tuple[int, ...]:
+    """Parse ``"64,32"`` into ``(64, 32)``; ``""`` means no hidden layer."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        sizes = (0,)
+    if any(size < 1 for size in sizes):
+        raise argparse.ArgumentTypeError(f"expected positive ints such as 64,32, got {text!r}")
+    return sizes
+
+
+def list_datasets(arguments: argparse.Namespace) -> int:
+    """``relustep datasets``: one line per shipped dataset."""
+    for name in datasets.names():
+        data = datasets.load(name)
+        print(
+            f"{name:<14} {data.task:<15} train {str(data.X_train.shape):<12} "
+            f"test {str(data.X_test.shape):<12} {data.licence}"
+        )
+    return 0
+
+
+def train_network(arguments: argparse.Namespace) -> int:
+    """``relustep train``: train, print the scores, write the history, a plot and the model."""
+    step = {"name": arguments.step}
+    if arguments.lr is not None:
+        step["lr"] = arguments.lr
+    if arguments.momentum is not None:
+        if arguments.step not in ("momentum", "nesterov"):
+            print(
+                "relustep train: error: argument --momentum: applies to the step rules momentum "
+                f"and nesterov only, not {arguments.step}",
+                file=sys.stderr,
+            )
+            return 2
+        step["momentum"] = arguments.momentum
+    try:
+        steps.get(step, "--step")
+    except ValueError as error:  # a learning rate or momentum out of range
+        print(f"relustep train: error: {error}", file=sys.stderr)
+        return 2
+    data = datasets.load(arguments.dataset)
+    estimator = ReLURegressor if data.task == "regression" else MLPClassifier
+    model = estimator(
+        arguments.hidden,
+        step=step,
+        epochs=arguments.epochs,
+        batch_size=arguments.batch_size,
+        random_state=arguments.seed,
+        verbose=True,
+    )
+    out = arguments.out or Path("runs") / f"{arguments.dataset}-{arguments.step}"
+    status = 0
+    try:
+        model.fit(data.X_train, data.y_train, validation_data=(data.X_test, data.y_test))
+    except DivergenceError as error:
+        print(f"relustep train: {error}", file=sys.stderr)
+        status = 1
+    except KeyboardInterrupt:
+        print("\nrelustep train: interrupted; writing what was recorded so far", file=sys.stderr)
+        status = INTERRUPTED
+    if hasattr(model, "history_"):
+        _report_scores(model, data)
+        _write_run(model, out)
+        print(f"wrote {out}/")
+    return status
+
+
+def _report_scores(model, data) -> None:
+    epochs = model.history_["epochs"]
+    if not epochs["train_loss"]:
+        print("no epoch was completed")
+        return
+    metric = "R²" if data.task == "regression" else "accuracy"
+    print(
+        f"after {len(epochs['train_loss'])} epochs: train loss {epochs['train_loss'][-1]:.4g}, "
+        f"test loss {epochs['val_loss'][-1]:.4g} (the val_loss column of history_epochs.csv)"
+    )
+    print(
+        f"train {metric} {model.score(data.X_train, data.y_train):.4f}, "
+        f"test {metric} {model.score(data.X_test, data.y_test):.4f}"
+    )
+
+
+def _write_run(model, out: Path) -> None:
+    from relustep.plot import new_figure, plot_losses, save_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    model.history_.to_csv(out / "history_steps.csv", which="steps")
+    model.history_.to_csv(out / "history_epochs.csv", which="epochs")
+    figure, axes = new_figure()
+    plot_losses({"train": model.history_}, which="train_loss", ax=axes)
+    plot_losses({"test": model.history_}, which="val_loss", ax=axes)
+    axes.set_ylabel("loss")
+    save_figure(figure, out / "loss.png")
+    model.save(out / "model.npz")
+
+
+def reproduce_sections(arguments: argparse.Namespace) -> int:
+    """``relustep reproduce``: run each section (or ``--only`` one), print its table."""
+    names = [arguments.only] if arguments.only else list(SECTIONS)
+    seeds = range(arguments.seeds)
+    try:
+        for name in names:
+            table, report = SECTIONS[name](
+                arguments.out, size=arguments.size, seeds=seeds, force=arguments.force
+            )
+            print(f"\n{name}\n\n{table}\n\nreport: {report}")
+    except KeyboardInterrupt:
+        print(
+            "\nrelustep reproduce: interrupted; finished runs are kept in "
+            f"{arguments.out}/results and are not repeated next time",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
+    return 0

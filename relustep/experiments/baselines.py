@@ -1,0 +1,400 @@
+"""The baseline protocol: relustep's own networks, trained with the textbook step rules.
+
+Every later experiment is compared with this table: constant steps (plain SGD), the heavy ball,
+Nesterov's momentum and Adam, each at a learning rate chosen on validation data, on every shipped
+dataset. :func:`run_baselines` runs it, :func:`format_table` summarises it, :func:`write_report`
+writes ``report.md`` with loss curves.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from relustep import datasets, steps
+from relustep._validation import check_choice, check_int
+from relustep.history import History
+from relustep.models.mlp import MLPClassifier, ReLURegressor
+from relustep.progress import ProgressBar
+from relustep.train import DivergenceError
+
+RULES = {
+    "constant": {"name": "constant"},
+    "momentum": {"name": "momentum", "momentum": 0.9},
+    "nesterov": {"name": "nesterov", "momentum": 0.9},
+    "adam": {"name": "adam"},
+}
+SIZES = {  # how much work; "tiny" is a smoke test for the test suite, its numbers mean nothing
+    "tiny": {"max_train_rows": 300, "epochs": 2, "hidden_layer_sizes": [8], "batch_size": 64},
+    "quick": {"max_train_rows": 2000, "epochs": 20, "hidden_layer_sizes": [64], "batch_size": 32},
+    "full": {
+        "max_train_rows": None,
+        "epochs": 50,
+        "hidden_layer_sizes": [128, 64],
+        "batch_size": 32,
+    },
+}
+VALIDATION_FRACTION = 0.2
+METRICS = {"classification": "accuracy", "regression": "R²"}
+
+
+def learning_rates(rule: str) -> list[float]:
+    """The grid searched for ``rule``: its default learning rate and one decade either side."""
+    default = steps.get(RULES[rule]).lr
+    return [float(f"{default * factor:.3g}") for factor in (10.0, 1.0, 0.1)]
+
+
+def protocol(size: str, rule: str) -> dict:
+    """Everything that determines a run besides the dataset and the seed (stored with results)."""
+    return {
+        "size": size,
+        **SIZES[size],
+        "step": RULES[rule],
+        "learning_rates": learning_rates(rule),
+        "validation_fraction": VALIDATION_FRACTION,
+    }
+
+
+def run_baselines(
+    dataset_names: Sequence[str] | None = None,
+    rules: Sequence[str] | None = None,
+    seeds: Sequence[int] = (0,),
+    size: str = "quick",
+    progress: bool = True,
+    *,
+    out_dir: str | os.PathLike | None = None,
+    force: bool = False,
+) -> list[dict]:
+    """Train a baseline network per dataset, step rule and seed; return one row per run.
+
+    Parameters
+    ----------
+    dataset_names : sequence of str, optional
+        Names from :func:`relustep.datasets.names`; all of them by default.
+    rules : sequence of str, optional
+        Keys of ``RULES``: ``"constant"``, ``"momentum"`` (heavy ball), ``"nesterov"``, ``"adam"``;
+        all by default.
+    seeds : sequence of int
+        One run per seed; the seed fixes the subsample, the validation split, the initial weights
+        and the order of the mini-batches.
+    size : {"tiny", "quick", "full"}
+        How much work, see ``SIZES``: ``"quick"`` subsamples the larger training sets and runs
+        few epochs of a one-hidden-layer network; ``"full"`` uses every training row, more epochs
+        and two hidden layers; ``"tiny"`` is a smoke test for the test suite.
+    progress : bool
+        Show a progress bar over the runs.
+    out_dir : str or path-like, optional
+        If given, each run is stored in ``out_dir/results/<dataset>-<rule>-seed<k>.json`` and a
+        later call loads it instead of training again, when it was made with the same
+        :func:`protocol`.
+    force : bool
+        Train again even when a stored result exists.
+
+    Returns
+    -------
+    list of dict
+        Per run: ``dataset, task, rule, seed, size, lr`` (the one chosen), ``learning_rates`` and
+        ``validation_losses`` (the grid and its scores, ``None`` where training diverged),
+        ``train_loss`` (final, on the training rows used), ``test_loss``, ``metric``,
+        ``test_score`` (accuracy or :math:`R^2`), ``seconds`` (training time of the final run,
+        measurements excluded), ``epochs``, ``passes`` (forward plus backward passes),
+        ``diverged``, and ``history`` (the final run's :class:`~relustep.history.History`).
+        Non-finite numbers are ``None``.
+
+    Notes
+    -----
+    The protocol, per dataset, rule and seed:
+
+    1. At most ``max_train_rows`` training rows are drawn at random (all rows for ``"full"``);
+       the test set is always used whole. Regression targets and features are standardised by
+       :func:`relustep.datasets.load`; images are in [0, 1].
+    2. The network is :class:`~relustep.ReLURegressor` (square loss) for regression and
+       :class:`~relustep.MLPClassifier` (softmax cross-entropy) for classification, with
+       ``hidden_layer_sizes``, ``epochs`` and ``batch_size`` from ``SIZES`` and no ridge term.
+    3. The learning rate is chosen from :func:`learning_rates` (the rule's default, times 10 and
+       divided by 10; momentum 0.9 for both momentum rules): for each candidate the network is
+       trained on 80% of the drawn rows and scored by its loss on the other 20% after the last
+       epoch. A run that diverges scores infinity; the lowest score wins, ties go to the smaller
+       rate. The test set plays no part in this choice.
+    4. The network is trained again from the same seed on all drawn rows with the chosen rate.
+       Its loss on the test set is measured after every epoch (recorded as ``val_loss`` in its
+       History, for the curves; training never sees it).
+    """
+    dataset_names = list(datasets.names() if dataset_names is None else dataset_names)
+    rules = list(RULES if rules is None else rules)
+    for name in dataset_names:
+        check_choice(name, "dataset_names", datasets.names())
+    for rule in rules:
+        check_choice(rule, "rules", RULES)
+    seeds = [check_int(seed, "seeds", low=0) for seed in seeds]
+    check_choice(size, "size", SIZES)
+    results = None if out_dir is None else Path(out_dir) / "results"
+    rows = []
+    n_runs = len(dataset_names) * len(rules) * len(seeds)
+    with ProgressBar(n_runs, "baselines", enabled=progress) as bar:
+        for name in dataset_names:
+            data = None
+            for rule in rules:
+                for seed in seeds:
+                    path = None if results is None else results / f"{name}-{rule}-seed{seed}.json"
+                    row = None if force else _load_result(path, protocol(size, rule))
+                    if row is None:
+                        if data is None:
+                            data = datasets.load(name)
+                        row = run_one(data, rule, seed, size)
+                        _save_result(path, row, protocol(size, rule))
+                    rows.append(row)
+                    bar.update(1, f"{name} {rule} seed {seed}")
+    return rows
+
+
+def run_one(data, rule: str, seed: int, size: str = "quick") -> dict:
+    """One row of :func:`run_baselines`: choose the learning rate, train, score on the test set."""
+    settings = SIZES[size]
+    rng = np.random.default_rng(seed)
+    n_rows = len(data.X_train)
+    if settings["max_train_rows"] is not None and n_rows > settings["max_train_rows"]:
+        drawn = rng.choice(n_rows, settings["max_train_rows"], replace=False)
+    else:
+        drawn = rng.permutation(n_rows)
+    X, y = data.X_train[drawn], data.y_train[drawn]
+    n_validation = int(round(VALIDATION_FRACTION * len(X)))
+    fit, validation = slice(n_validation, None), slice(0, n_validation)
+
+    grid = learning_rates(rule)
+    validation_losses = []
+    for lr in grid:
+        model = _network(data.task, rule, lr, seed, settings)
+        diverged = _fit(model, X[fit], y[fit], (X[validation], y[validation]))
+        validation_losses.append(None if diverged else _last(model.history_["epochs"]["val_loss"]))
+    scores = [math.inf if loss is None else loss for loss in validation_losses]
+    chosen = min(range(len(grid)), key=lambda i: (scores[i], grid[i]))
+
+    model = _network(data.task, rule, grid[chosen], seed, settings)
+    diverged = _fit(model, X, y, (data.X_test, data.y_test))
+    history = model.history_
+    return {
+        "dataset": data.name,
+        "task": data.task,
+        "rule": rule,
+        "seed": seed,
+        "size": size,
+        "lr": grid[chosen],
+        "learning_rates": grid,
+        "validation_losses": validation_losses,
+        "train_loss": _last(history["epochs"]["train_loss"]),
+        "test_loss": _last(history["epochs"]["val_loss"]),
+        "metric": METRICS[data.task],
+        "test_score": _finite(model.score(data.X_test, data.y_test)),
+        "seconds": _last(history["epochs"]["seconds"]),
+        "epochs": len(history["epochs"]["train_loss"]),
+        "passes": int(history.total("n_forward") + history.total("n_backward")),
+        "diverged": diverged,
+        "history": history,
+    }
+
+
+def format_table(rows: list[dict]) -> str:
+    """A Markdown table with one line per dataset and rule, seeds aggregated as mean ± std.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`run_baselines`.
+
+    Returns
+    -------
+    str
+    """
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["dataset"], row["rule"]), []).append(row)
+    lines = [
+        "| dataset | rule | lr | train loss | test loss | metric | test score | seconds | epochs "
+        "| passes |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (dataset, rule), group in groups.items():
+        diverged = sum(row["diverged"] for row in group)
+        if diverged:
+            rule += f" (diverged in {diverged} of {len(group)})"
+        learning_rates = ", ".join(f"{lr:g}" for lr in sorted({row["lr"] for row in group}))
+        cells = [dataset, rule, learning_rates]
+        cells += [_mean_std([row[key] for row in group]) for key in ("train_loss", "test_loss")]
+        cells += [group[0]["metric"]]
+        cells += [_mean_std([row[key] for row in group]) for key in ("test_score", "seconds")]
+        cells += [_mean_std([row[key] for row in group], ".0f") for key in ("epochs", "passes")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(rows: list[dict], out_dir: str | os.PathLike) -> Path:
+    """Write ``out_dir/report.md``: what was run, on what, the table, one loss figure per dataset.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`run_baselines`.
+    out_dir : str or path-like
+        Created if needed; figures go to ``out_dir/figures/<dataset>.png``.
+
+    Returns
+    -------
+    Path
+        The path of ``report.md``.
+    """
+    import numba
+
+    import relustep
+    from relustep.plot import new_figure, plot_losses, save_figure
+
+    out_dir = Path(out_dir)
+    sizes = sorted({row["size"] for row in rows})
+    lines = [
+        "# relustep baselines",
+        "",
+        f"Written {time.strftime('%Y-%m-%d %H:%M')}.",
+        "",
+        "## What was run",
+        "",
+        f"- datasets: {', '.join(_unique(row['dataset'] for row in rows))}",
+        f"- step rules: {', '.join(_unique(row['rule'] for row in rows))}",
+        f"- seeds: {', '.join(str(seed) for seed in _unique(row['seed'] for row in rows))}",
+        *[f"- size {size!r}: {_describe(size)}" for size in sizes],
+        "- learning rate: per dataset, rule and seed, the best of the rule's default, ten times it "
+        "and a tenth of it, judged by the loss on a held-out 20% of the training rows after the "
+        "last epoch; then the network is trained again on all training rows and scored on the "
+        "test set (see `relustep.experiments.baselines.run_baselines`).",
+        f"- software: Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"Numba {numba.__version__}, relustep {relustep.__version__}",
+        f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs",
+        "",
+        "## Results",
+        "",
+        "Losses: half the mean squared error on standardised targets (regression), mean "
+        "cross-entropy (classification). Test score: R² or accuracy. Seconds: training time of "
+        "the final run. Passes: forward plus backward passes of the final run. With several "
+        "seeds, cells show mean ± standard deviation.",
+        "",
+        format_table(rows),
+        "",
+        "## Loss curves",
+        "",
+        "The final run of each rule with the first seed.",
+        "",
+    ]
+    for dataset in _unique(row["dataset"] for row in rows):
+        first_seed = min(row["seed"] for row in rows if row["dataset"] == dataset)
+        histories = {
+            row["rule"]: row["history"]
+            for row in rows
+            if row["dataset"] == dataset and row["seed"] == first_seed
+        }
+        figure, (train_axes, test_axes) = new_figure(2)
+        plot_losses(histories, which="train_loss", ax=train_axes)
+        plot_losses(histories, which="val_loss", ax=test_axes)
+        test_axes.set_ylabel("test loss")
+        figure.suptitle(dataset)
+        save_figure(figure, out_dir / "figures" / f"{dataset}.png")
+        lines += [f"### {dataset}", "", f"![{dataset} loss curves](figures/{dataset}.png)", ""]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines))
+    return report
+
+
+def reproduce(
+    out_dir: str | os.PathLike,
+    *,
+    size: str = "quick",
+    seeds: Sequence[int] = (0,),
+    force: bool = False,
+    progress: bool = True,
+) -> tuple[str, Path]:
+    """The ``baselines`` section of ``relustep reproduce``: run, write the report.
+
+    Returns
+    -------
+    table : str
+        The Markdown summary table.
+    report : Path
+        The path of ``report.md``.
+    """
+    rows = run_baselines(size=size, seeds=seeds, progress=progress, out_dir=out_dir, force=force)
+    return format_table(rows), write_report(rows, out_dir)
+
+
+def _network(task: str, rule: str, lr: float, seed: int, settings: dict):
+    estimator = ReLURegressor if task == "regression" else MLPClassifier
+    return estimator(
+        tuple(settings["hidden_layer_sizes"]),
+        step={**RULES[rule], "lr": lr},
+        epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        random_state=seed,
+    )
+
+
+def _fit(model, X, y, validation_data) -> bool:
+    """Fit; return whether training diverged (the model keeps its last finite parameters)."""
+    try:
+        model.fit(X, y, validation_data=validation_data)
+    except DivergenceError:
+        return True
+    return False
+
+
+def _finite(value) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _last(values: list) -> float | None:
+    return _finite(values[-1]) if values else None
+
+
+def _mean_std(values: list, form: str = ".4g") -> str:
+    values = np.array([math.nan if value is None else value for value in values], dtype=float)
+    if len(values) == 1:
+        return f"{values[0]:{form}}"
+    return f"{values.mean():{form}} ± {values.std():.2g}"
+
+
+def _unique(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def _describe(size: str) -> str:
+    settings = SIZES[size]
+    rows = settings["max_train_rows"]
+    drawn = "all training rows" if rows is None else f"at most {rows} training rows drawn per seed"
+    return (
+        f"{drawn} (whole test sets), {settings['epochs']} epochs, hidden layers "
+        f"{tuple(settings['hidden_layer_sizes'])}, batches of {settings['batch_size']}"
+    )
+
+
+def _load_result(path: Path | None, expected_protocol: dict) -> dict | None:
+    if path is None or not path.is_file():
+        return None
+    stored = json.loads(path.read_text())
+    if stored["protocol"] != json.loads(json.dumps(expected_protocol)):
+        return None
+    return {**stored["row"], "history": History.from_json(stored["history"])}
+
+
+def _save_result(path: Path | None, row: dict, run_protocol: dict) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stored = {
+        "protocol": run_protocol,
+        "row": {key: value for key, value in row.items() if key != "history"},
+        "history": row["history"].to_json(),
+    }
+    path.write_text(json.dumps(stored, indent=1))

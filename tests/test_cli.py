@@ -1,0 +1,158 @@
+"""The command line: help, datasets, train (with its failure paths) and a tiny reproduce."""
+
+import json
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import relustep
+from relustep import datasets
+from relustep.cli import main
+from relustep.experiments import baselines
+
+TRAIN_FILES = ("history_steps.csv", "history_epochs.csv", "loss.png", "model.npz")
+
+
+def csv_rows(path):
+    return path.read_text().strip().splitlines()
+
+
+def test_help_and_version(capsys):
+    assert main(["--help"]) == 0
+    assert "reproduce" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert relustep.__version__ in capsys.readouterr().out
+    assert main([]) == 2  # a command is required
+
+
+def test_python_dash_m_runs_the_same_main():
+    completed = subprocess.run(
+        [sys.executable, "-m", "relustep", "--version"], capture_output=True, text=True
+    )
+    assert completed.returncode == 0
+    assert completed.stdout.strip() == f"relustep {relustep.__version__}"
+
+
+def test_datasets_lists_every_dataset(capsys):
+    assert main(["datasets"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split()[0] for line in lines] == datasets.names()
+    diabetes = lines[datasets.names().index("diabetes")]
+    assert "regression" in diabetes and "(354, 10)" in diabetes
+
+
+def test_train_writes_history_plot_and_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--dataset", "diabetes", "--epochs", "2", "--batch-size", "64"]
+    assert main([*argv, "--hidden", "8,4", "--step", "nesterov", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "test R²" in printed and "test loss" in printed
+    for name in TRAIN_FILES:
+        assert (out / name).stat().st_size > 0
+    n_train = len(datasets.load("diabetes").X_train)
+    steps_per_epoch = math.ceil(n_train / 64)
+    assert len(csv_rows(out / "history_steps.csv")) == 1 + 2 * steps_per_epoch
+    assert len(csv_rows(out / "history_epochs.csv")) == 1 + 2
+    model = relustep.load(out / "model.npz")
+    assert model.hidden_layer_sizes == (8, 4)
+    assert model.step_.nesterov and model.n_iter_ == 2
+
+
+@pytest.mark.parametrize(
+    "argument, choice", [("--dataset", "diabetes"), ("--step", "adam"), ("--seed", ">= 0")]
+)
+def test_wrong_argument_exits_2_naming_it(argument, choice, capsys):
+    argv = {"--dataset": "diabetes", "--step": "adam", "--seed": "0"}
+    argv[argument] = "nope" if argument != "--seed" else "-1"
+    assert main(["train", *[item for pair in argv.items() for item in pair]]) == 2
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"argument {argument}" in error and choice in error
+
+
+def test_momentum_for_a_rule_without_it_exits_2(capsys):
+    assert main(["train", "--dataset", "diabetes", "--step", "adam", "--momentum", "0.5"]) == 2
+    assert "--momentum" in capsys.readouterr().err
+
+
+def test_divergence_exits_1_and_still_writes_the_history(tmp_path, capsys):
+    out = tmp_path / "diverged"
+    argv = ["train", "--dataset", "diabetes", "--step", "constant", "--lr", "1000"]
+    assert main([*argv, "--epochs", "3", "--out", str(out)]) == 1
+    assert "loss became" in capsys.readouterr().err
+    steps = csv_rows(out / "history_steps.csv")
+    assert 1 < len(steps) < 1 + 3 * math.ceil(354 / 64)
+    assert all(np.isfinite(relustep.load(out / "model.npz").parameters_))
+
+
+def test_ctrl_c_writes_what_it_has_and_exits_130(tmp_path, monkeypatch, capsys):
+    from relustep.models import mlp
+
+    real_train = mlp.train
+
+    def one_epoch_then_interrupt(*args, **kwargs):
+        real_train(*args, **{**kwargs, "epochs": 1})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mlp, "train", one_epoch_then_interrupt)
+    out = tmp_path / "stopped"
+    assert main(["train", "--dataset", "auto-mpg", "--epochs", "50", "--out", str(out)]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert len(csv_rows(out / "history_epochs.csv")) == 1 + 1
+    assert (out / "model.npz").is_file()
+
+
+def test_reproduce_writes_report_and_resumes(tmp_path, monkeypatch, capsys):
+    calls = []
+    real_run_one = baselines.run_one
+
+    def counted_run_one(data, *args):
+        calls.append(data.name)
+        return real_run_one(data, *args)
+
+    monkeypatch.setattr(baselines, "run_one", counted_run_one)
+    out = tmp_path / "report"
+    assert main(["reproduce", "--tiny", "--out", str(out)]) == 0
+    n_runs = len(datasets.names()) * len(baselines.RULES)
+    assert len(calls) == n_runs
+    printed = capsys.readouterr().out
+    assert "| mnist | adam |" in printed and str(out / "report.md") in printed
+
+    report = (out / "report.md").read_text()
+    assert "| dataset | rule | lr |" in report and f"relustep {relustep.__version__}" in report
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert sorted(images) == sorted(f"figures/{name}.png" for name in datasets.names())
+    assert all((out / image).stat().st_size > 0 for image in images)
+
+    results = sorted((out / "results").glob("*.json"))
+    assert len(results) == n_runs
+    deleted, tampered = (
+        out / "results/diabetes-adam-seed0.json",
+        out / "results/digits-constant-seed0.json",
+    )
+    deleted.unlink()
+    stored = json.loads(tampered.read_text())
+    stored["protocol"]["epochs"] += 1  # made under another protocol: must not be reused
+    tampered.write_text(json.dumps(stored))
+    before = {path: path.stat().st_mtime_ns for path in results if path not in (deleted, tampered)}
+
+    calls.clear()
+    assert main(["reproduce", "--tiny", "--out", str(out)]) == 0
+    assert sorted(calls) == ["diabetes", "digits"]
+    assert deleted.is_file() and json.loads(tampered.read_text())["protocol"]["epochs"] == 2
+    assert {path: path.stat().st_mtime_ns for path in before} == before
+
+
+def test_format_table_aggregates_seeds():
+    common = {"dataset": "toy", "rule": "adam", "metric": "R²", "epochs": 3, "passes": 12}
+    keys = ("seed", "lr", "diverged", "train_loss", "test_loss", "test_score", "seconds")
+    runs = [(0, 0.01, False, 1.0, 2.0, 0.5, 1.0), (1, 0.001, True, 3.0, None, 0.7, 3.0)]
+    rows = [{**common, **dict(zip(keys, run, strict=True))} for run in runs]
+    (line,) = baselines.format_table(rows).splitlines()[2:]
+    assert line == (
+        "| toy | adam (diverged in 1 of 2) | 0.001, 0.01 | 2 ± 1 | nan ± nan | R² | 0.6 ± 0.1 "
+        "| 2 ± 1 | 3 ± 0 | 12 ± 0 |"
+    )
