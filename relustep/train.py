@@ -137,6 +137,7 @@ def train(
     that time the steps alone). With ``verbose``, a progress bar appears on runs longer than two
     seconds.
     """
+    kernels.warm_up(theta.dtype)
     stepper = Stepper(theta, rule, history)
     n = len(X)
     training_seconds = history["epochs"]["seconds"][-1] if history["epochs"]["seconds"] else 0.0
