@@ -48,7 +48,7 @@ def warm_up(dtype=np.float64) -> None:
         return
     matrix, vector = np.ones((2, 2), dtype), np.ones(2, dtype)
     out_matrix, out_vector = np.empty_like(matrix), np.empty_like(vector)
-    dense.relu_backward(out_matrix, matrix, 0.0)
+    dense.relu_backward(out_matrix, matrix, dtype.type(0.0))
     dense.square_loss(matrix, matrix, out_matrix)
     dense.softmax_cross_entropy(matrix, np.zeros(2, np.int64), out_matrix)
     steps.adam_direction(vector, vector.copy(), vector.copy(), 0.9, 0.999, 1e-8, 1, out_vector)

@@ -21,8 +21,11 @@ def relu_backward_numpy(delta: np.ndarray, activation: np.ndarray, negative_slop
     r"""Multiply ``delta`` in place by the derivative of :math:`\sigma(z) = \max(z, a z)`:
     1 where the unit is active, :math:`a` (``negative_slope``; 0 for ReLU) elsewhere.
     ``activation`` is :math:`\sigma(z)`, positive exactly where :math:`z > 0` since
-    :math:`0 \le a < 1`; the derivative at :math:`z = 0` is taken as :math:`a`."""
-    delta *= np.where(activation > 0, 1.0, negative_slope)
+    :math:`0 \le a < 1`; the derivative at :math:`z = 0` is taken as :math:`a`.
+
+    Pass ``negative_slope`` as a scalar of ``delta``'s dtype, so that the product is rounded once,
+    in that precision, whether or not the kernel is compiled."""
+    delta *= np.where(activation > 0, 1, negative_slope)
 
 
 @jit

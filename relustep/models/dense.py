@@ -191,5 +191,6 @@ class DenseReLUNetwork:
             np.sum(delta, axis=0, out=bias_gradient)
             if layer > 0:
                 delta = delta @ parameter_layers[layer][0].T
-                self._relu_backward(delta, activations[layer], self.negative_slope)
+                slope = delta.dtype.type(self.negative_slope)
+                self._relu_backward(delta, activations[layer], slope)
         return loss, gradient
