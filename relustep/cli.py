@@ -131,7 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="runs per experiment, seeds 0 to N-1 (default: 1)",
     )
-    reproduce.add_argument("--only", choices=list(SECTIONS), help="run this section only")
+    reproduce.add_argument(
+        "--only",
+        type=section_names,
+        metavar="NAMES",
+        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (default: all)",
+    )
+    reproduce.add_argument(
+        "--jobs",
+        type=jobs_count,
+        default=1,
+        metavar="N",
+        help="processes for the runs of different sections and seeds; -1 for every core "
+        "(default: 1)",
+    )
     reproduce.add_argument(
         "--force", action="store_true", help="recompute results already stored in DIR/results"
     )
@@ -148,6 +161,24 @@ def int_at_least(low: int):
         return int(text)
 
     return parse
+
+
+def section_names(text: str) -> list[str]:
+    """Parse ``"rbm,analytic"`` into known section names."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in SECTIONS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"expected section names from {', '.join(SECTIONS)}, got {text!r}"
+        )
+    return names
+
+
+def jobs_count(text: str) -> int:
+    """Parse ``--jobs``: a positive int, or -1 for every core."""
+    if text.strip() == "-1":
+        return -1
+    return int_at_least(1)(text)
 
 
 def hidden_sizes(text: str) -> tuple[int, ...]:
@@ -249,15 +280,18 @@ def _write_run(model, out: Path) -> None:
 
 
 def reproduce_sections(arguments: argparse.Namespace) -> int:
-    """``relustep reproduce``: run each section (or ``--only`` one), print its table."""
-    names = [arguments.only] if arguments.only else list(SECTIONS)
-    seeds = range(arguments.seeds)
+    """``relustep reproduce``: run the sections, write the report, print the summary table."""
+    from relustep.experiments.reproduce import reproduce
+
     try:
-        for name in names:
-            table, report = SECTIONS[name](
-                arguments.out, size=arguments.size, seeds=seeds, force=arguments.force
-            )
-            print(f"\n{name}\n\n{table}\n\nreport: {report}")
+        report, summary = reproduce(
+            arguments.out,
+            only=arguments.only,
+            size=arguments.size,
+            seeds=arguments.seeds,
+            jobs=arguments.jobs,
+            force=arguments.force,
+        )
     except KeyboardInterrupt:
         print(
             "\nrelustep reproduce: interrupted; finished runs are kept in "
@@ -265,4 +299,5 @@ def reproduce_sections(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return INTERRUPTED
+    print(f"\n{summary}\n\nreport: {report} (and {report.with_suffix('.html')})")
     return 0

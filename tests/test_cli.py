@@ -1,6 +1,5 @@
 """The command line: help, datasets, train (with its failure paths) and a tiny reproduce."""
 
-import json
 import math
 import re
 import subprocess
@@ -115,35 +114,40 @@ def test_reproduce_writes_report_and_resumes(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(baselines, "run_one", counted_run_one)
     out = tmp_path / "report"
-    assert main(["reproduce", "--tiny", "--out", str(out)]) == 0
+    argv = ["reproduce", "--tiny", "--only", "baselines", "--seeds", "2", "--out", str(out)]
+    assert main(argv) == 0
     n_runs = len(datasets.names()) * len(baselines.RULES)
-    assert len(calls) == n_runs
+    assert len(calls) == 2 * n_runs
     printed = capsys.readouterr().out
-    assert "| mnist | adam |" in printed and str(out / "report.md") in printed
+    assert str(out / "report.md") in printed
 
     report = (out / "report.md").read_text()
     assert "| dataset | rule | lr |" in report and f"relustep {relustep.__version__}" in report
+    assert "| mnist | adam |" in report
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
-    assert sorted(images) == sorted(f"figures/{name}.png" for name in datasets.names())
+    assert sorted(images) == sorted(f"figures/baselines-{name}.png" for name in datasets.names())
     assert all((out / image).stat().st_size > 0 for image in images)
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and html.count("data:image/png;base64,") == len(images)
 
     results = sorted((out / "results").glob("*.json"))
-    assert len(results) == n_runs
-    deleted, tampered = (
-        out / "results/diabetes-adam-seed0.json",
-        out / "results/digits-constant-seed0.json",
-    )
-    deleted.unlink()
-    stored = json.loads(tampered.read_text())
-    stored["protocol"]["epochs"] += 1  # made under another protocol: must not be reused
-    tampered.write_text(json.dumps(stored))
-    before = {path: path.stat().st_mtime_ns for path in results if path not in (deleted, tampered)}
-
+    assert [path.name for path in results] == [
+        "baselines-tiny-seed0.json",
+        "baselines-tiny-seed1.json",
+    ]
+    results[1].unlink()
+    before = results[0].stat().st_mtime_ns
     calls.clear()
-    assert main(["reproduce", "--tiny", "--out", str(out)]) == 0
-    assert sorted(calls) == ["diabetes", "digits"]
-    assert deleted.is_file() and json.loads(tampered.read_text())["protocol"]["epochs"] == 2
-    assert {path: path.stat().st_mtime_ns for path in before} == before
+    assert main(argv) == 0
+    assert len(calls) == n_runs  # only the deleted seed ran again
+    assert results[0].stat().st_mtime_ns == before and results[1].is_file()
+    assert main([*argv, "--force"]) == 0
+    assert len(calls) == 3 * n_runs
+
+
+def test_reproduce_rejects_unknown_sections(capsys):
+    assert main(["reproduce", "--only", "baselines,nope"]) == 2
+    assert "--only" in capsys.readouterr().err
 
 
 def test_format_table_aggregates_seeds():

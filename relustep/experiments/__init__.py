@@ -1,15 +1,11 @@
-"""Each paper's protocol as a function that returns a table.
+"""Each paper's protocol as a function that returns a table, and the main job that runs them.
 
-``SECTIONS`` maps a section name of ``relustep reproduce`` to a function
-``(out_dir, *, size, seeds, force, progress) -> (table, report_path)`` that runs the section's
-experiments (resuming from results already in ``out_dir``) and writes its report. A new section
-is one more entry.
+``SECTIONS`` maps a section name of ``relustep reproduce`` to the module that holds its protocol
+(``TITLE``, ``CLAIM``, ``run``, ``report_section``, ``verdicts``: see
+:mod:`relustep.experiments.reproduce`). A new section is one more entry. The modules are imported
+only when a section runs, so ``import relustep`` stays light.
 """
 
-from relustep.experiments import baselines
-
 SECTIONS = {
-    "baselines": baselines.reproduce,
+    "baselines": "relustep.experiments.baselines",
 }
-
-__all__ = ["SECTIONS", "baselines"]

@@ -2,17 +2,14 @@
 
 Every later experiment is compared with this table: constant steps (plain SGD), the heavy ball,
 Nesterov's momentum and Adam, each at a learning rate chosen on validation data, on every shipped
-dataset. :func:`run_baselines` runs it, :func:`format_table` summarises it, :func:`write_report`
-writes ``report.md`` with loss curves.
+dataset. :func:`run_baselines` runs it, :func:`format_table` summarises it, and :func:`run`,
+:func:`report_section` and :func:`verdicts` make it a section of ``relustep reproduce``.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import platform
-import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +17,6 @@ import numpy as np
 
 from relustep import datasets, steps
 from relustep._validation import check_choice, check_int
-from relustep.history import History
 from relustep.models.mlp import MLPClassifier, ReLURegressor
 from relustep.progress import ProgressBar
 from relustep.train import DivergenceError
@@ -43,6 +39,11 @@ SIZES = {  # how much work; "tiny" is a smoke test for the test suite, its numbe
 }
 VALIDATION_FRACTION = 0.2
 METRICS = {"classification": "accuracy", "regression": "R²"}
+TITLE = "Baselines: constant step, momentum, Nesterov, Adam"
+CLAIM = (
+    "No claim: the reference every analytic step is measured against, with learning rates "
+    "chosen on validation data."
+)
 
 
 def learning_rates(rule: str) -> list[float]:
@@ -68,9 +69,6 @@ def run_baselines(
     seeds: Sequence[int] = (0,),
     size: str = "quick",
     progress: bool = True,
-    *,
-    out_dir: str | os.PathLike | None = None,
-    force: bool = False,
 ) -> list[dict]:
     """Train a baseline network per dataset, step rule and seed; return one row per run.
 
@@ -90,12 +88,6 @@ def run_baselines(
         and two hidden layers; ``"tiny"`` is a smoke test for the test suite.
     progress : bool
         Show a progress bar over the runs.
-    out_dir : str or path-like, optional
-        If given, each run is stored in ``out_dir/results/<dataset>-<rule>-seed<k>.json`` and a
-        later call loads it instead of training again, when it was made with the same
-        :func:`protocol`.
-    force : bool
-        Train again even when a stored result exists.
 
     Returns
     -------
@@ -135,22 +127,14 @@ def run_baselines(
         check_choice(rule, "rules", RULES)
     seeds = [check_int(seed, "seeds", low=0) for seed in seeds]
     check_choice(size, "size", SIZES)
-    results = None if out_dir is None else Path(out_dir) / "results"
     rows = []
     n_runs = len(dataset_names) * len(rules) * len(seeds)
     with ProgressBar(n_runs, "baselines", enabled=progress) as bar:
         for name in dataset_names:
-            data = None
+            data = datasets.load(name)
             for rule in rules:
                 for seed in seeds:
-                    path = None if results is None else results / f"{name}-{rule}-seed{seed}.json"
-                    row = None if force else _load_result(path, protocol(size, rule))
-                    if row is None:
-                        if data is None:
-                            data = datasets.load(name)
-                        row = run_one(data, rule, seed, size)
-                        _save_result(path, row, protocol(size, rule))
-                    rows.append(row)
+                    rows.append(run_one(data, rule, seed, size))
                     bar.update(1, f"{name} {rule} seed {seed}")
     return rows
 
@@ -235,48 +219,33 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(rows: list[dict], out_dir: str | os.PathLike) -> Path:
-    """Write ``out_dir/report.md``: what was run, on what, the table, one loss figure per dataset.
+def run(
+    size: str = "quick",
+    seeds: Sequence[int] = (0,),
+    progress: bool = True,
+    out_dir: str | os.PathLike | None = None,
+) -> list[dict]:
+    """The section's protocol for ``relustep reproduce``: :func:`run_baselines` on every dataset
+    and rule (``out_dir`` is not needed: nothing is written while running)."""
+    return run_baselines(size=size, seeds=seeds, progress=progress)
 
-    Parameters
-    ----------
-    rows : list of dict
-        As returned by :func:`run_baselines`.
-    out_dir : str or path-like
-        Created if needed; figures go to ``out_dir/figures/<dataset>.png``.
 
-    Returns
-    -------
-    Path
-        The path of ``report.md``.
-    """
-    import numba
-
-    import relustep
+def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
+    """The section's Markdown: how it was run, the table, and loss curves per dataset (written to
+    ``out_dir/figures/baselines-<dataset>.png``)."""
     from relustep.plot import new_figure, plot_losses, save_figure
 
     out_dir = Path(out_dir)
-    sizes = sorted({row["size"] for row in rows})
+    sizes = _unique(row["size"] for row in rows)
     lines = [
-        "# relustep baselines",
+        f"Datasets: {', '.join(_unique(row['dataset'] for row in rows))}. "
+        f"Step rules: {', '.join(_unique(row['rule'] for row in rows))}. "
+        + " ".join(f"Size {size!r}: {_describe(size)}." for size in sizes),
         "",
-        f"Written {time.strftime('%Y-%m-%d %H:%M')}.",
-        "",
-        "## What was run",
-        "",
-        f"- datasets: {', '.join(_unique(row['dataset'] for row in rows))}",
-        f"- step rules: {', '.join(_unique(row['rule'] for row in rows))}",
-        f"- seeds: {', '.join(str(seed) for seed in _unique(row['seed'] for row in rows))}",
-        *[f"- size {size!r}: {_describe(size)}" for size in sizes],
-        "- learning rate: per dataset, rule and seed, the best of the rule's default, ten times it "
+        "Learning rate: per dataset, rule and seed, the best of the rule's default, ten times it "
         "and a tenth of it, judged by the loss on a held-out 20% of the training rows after the "
         "last epoch; then the network is trained again on all training rows and scored on the "
-        "test set (see `relustep.experiments.baselines.run_baselines`).",
-        f"- software: Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"Numba {numba.__version__}, relustep {relustep.__version__}",
-        f"- machine: {platform.platform()}, {platform.machine()}, {os.cpu_count()} CPUs",
-        "",
-        "## Results",
+        "test set (`relustep.experiments.baselines.run_baselines`).",
         "",
         "Losses: half the mean squared error on standardised targets (regression), mean "
         "cross-entropy (classification). Test score: R² or accuracy. Seconds: training time of "
@@ -285,9 +254,7 @@ def write_report(rows: list[dict], out_dir: str | os.PathLike) -> Path:
         "",
         format_table(rows),
         "",
-        "## Loss curves",
-        "",
-        "The final run of each rule with the first seed.",
+        "Loss curves of the final run of each rule, first seed:",
         "",
     ]
     for dataset in _unique(row["dataset"] for row in rows):
@@ -302,32 +269,15 @@ def write_report(rows: list[dict], out_dir: str | os.PathLike) -> Path:
         plot_losses(histories, which="val_loss", ax=test_axes)
         test_axes.set_ylabel("test loss")
         figure.suptitle(dataset)
-        save_figure(figure, out_dir / "figures" / f"{dataset}.png")
-        lines += [f"### {dataset}", "", f"![{dataset} loss curves](figures/{dataset}.png)", ""]
-    report = out_dir / "report.md"
-    report.write_text("\n".join(lines))
-    return report
+        name = f"figures/baselines-{dataset}.png"
+        save_figure(figure, out_dir / name)
+        lines += [f"![{dataset} loss curves]({name})", ""]
+    return "\n".join(lines)
 
 
-def reproduce(
-    out_dir: str | os.PathLike,
-    *,
-    size: str = "quick",
-    seeds: Sequence[int] = (0,),
-    force: bool = False,
-    progress: bool = True,
-) -> tuple[str, Path]:
-    """The ``baselines`` section of ``relustep reproduce``: run, write the report.
-
-    Returns
-    -------
-    table : str
-        The Markdown summary table.
-    report : Path
-        The path of ``report.md``.
-    """
-    rows = run_baselines(size=size, seeds=seeds, progress=progress, out_dir=out_dir, force=force)
-    return format_table(rows), write_report(rows, out_dir)
+def verdicts(rows: list[dict]) -> list[tuple[str, str, str]]:
+    """The baselines make no claim of their own."""
+    return []
 
 
 def _network(task: str, rule: str, lr: float, seed: int, settings: dict):
@@ -377,24 +327,3 @@ def _describe(size: str) -> str:
         f"{drawn} (whole test sets), {settings['epochs']} epochs, hidden layers "
         f"{tuple(settings['hidden_layer_sizes'])}, batches of {settings['batch_size']}"
     )
-
-
-def _load_result(path: Path | None, expected_protocol: dict) -> dict | None:
-    if path is None or not path.is_file():
-        return None
-    stored = json.loads(path.read_text())
-    if stored["protocol"] != json.loads(json.dumps(expected_protocol)):
-        return None
-    return {**stored["row"], "history": History.from_json(stored["history"])}
-
-
-def _save_result(path: Path | None, row: dict, run_protocol: dict) -> None:
-    if path is None:
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stored = {
-        "protocol": run_protocol,
-        "row": {key: value for key, value in row.items() if key != "history"},
-        "history": row["history"].to_json(),
-    }
-    path.write_text(json.dumps(stored, indent=1))

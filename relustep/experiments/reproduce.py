@@ -1,0 +1,232 @@
+"""The main job: every paper's protocol, one report.
+
+Each section of the report is a module of :mod:`relustep.experiments` with
+
+- ``TITLE`` and ``CLAIM`` (the paper's claim in one sentence, or what the section is for);
+- ``run(size, seeds, progress, out_dir) -> list[dict]``, the protocol, one row per run;
+- ``report_section(rows, out_dir) -> str``, its Markdown: the table, plots (PNG files written
+  under ``out_dir``) and the verdict with the numbers behind it;
+- ``verdicts(rows) -> list[tuple[str, str, str]]``, ``(claim, verdict, evidence)`` for the
+  summary, where the verdict is "supported", "not supported" or "mixed".
+
+:func:`reproduce` runs each section once per seed, stores each result in
+``out_dir/results/<section>-<size>-seed<k>.json`` the moment it is finished, and skips a stored
+result on the next call (unless ``force``): an interrupted run loses only the runs that were not
+finished. Different sections and seeds can run in parallel processes through joblib (``jobs``).
+The same sweep runs on a cluster with joblib's Dask backend: inside
+``with joblib.parallel_config(backend="dask"):`` (after ``distributed.Client(...)``), call
+:func:`reproduce` with ``jobs=-1``; no relustep code changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib
+import os
+import platform
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from relustep._validation import check_choice, check_int
+from relustep.experiments import SECTIONS
+from relustep.experiments._store import load_rows, save_rows
+from relustep.progress import ProgressBar
+
+SIZES = ("tiny", "quick", "full")
+
+
+def section(name: str):
+    """The module of the report section ``name``."""
+    check_choice(name, "section", SECTIONS)
+    return importlib.import_module(SECTIONS[name])
+
+
+def result_path(out_dir: Path, name: str, size: str, seed: int) -> Path:
+    """Where the rows of one section and seed are stored."""
+    return Path(out_dir) / "results" / f"{name}-{size}-seed{seed}.json"
+
+
+def run_and_store(
+    name: str, module: str, size: str, seed: int, out_dir: str, progress: bool
+) -> str:
+    """Run one section (its ``module``, named so that a worker process needs nothing else) for
+    one seed and store its rows; the unit of work of :func:`reproduce`."""
+    import relustep
+
+    rows = importlib.import_module(module).run(
+        size=size, seeds=(seed,), progress=progress, out_dir=out_dir
+    )
+    path = result_path(Path(out_dir), name, size, seed)
+    save_rows(path, rows, _meta(name, size, seed, relustep.__version__))
+    return name
+
+
+def reproduce(
+    out_dir: str | os.PathLike = "relustep-report",
+    *,
+    only: Sequence[str] | None = None,
+    size: str = "quick",
+    seeds: int = 1,
+    jobs: int = 1,
+    force: bool = False,
+    progress: bool = True,
+) -> tuple[Path, str]:
+    """Run the sections (all, or ``only`` those named) and write ``report.md`` and ``report.html``.
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        Where results, figures and the report go.
+    only : sequence of str, optional
+        Section names from :data:`relustep.experiments.SECTIONS`; all by default.
+    size : {"tiny", "quick", "full"}
+        ``"quick"`` runs in minutes on a 2-core laptop; ``"full"`` is the long run; ``"tiny"``
+        is a smoke test whose numbers mean nothing.
+    seeds : int
+        Seeds ``0 .. seeds-1`` for every section.
+    jobs : int
+        Processes for joblib; 1 runs everything in this process (with a progress bar per
+        section), -1 uses every core.
+    force : bool
+        Recompute results that are already stored.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    report : Path
+        The path of ``report.md``.
+    summary : str
+        The summary table (Markdown): per claim, the verdict and the numbers behind it.
+    """
+    import relustep
+
+    names = list(SECTIONS if only is None else only)
+    for name in names:
+        check_choice(name, "only", SECTIONS)
+    check_choice(size, "size", SIZES)
+    seeds = check_int(seeds, "seeds")
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs == 0 or jobs < -1:
+        raise ValueError(f"jobs must be a positive int or -1, got {jobs!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tasks = [(name, seed) for name in names for seed in range(seeds)]
+    pending = [
+        (name, seed)
+        for name, seed in tasks
+        if force
+        or load_rows(
+            result_path(out_dir, name, size, seed), _meta(name, size, seed, relustep.__version__)
+        )
+        is None
+    ]
+    if jobs == 1:
+        for name, seed in pending:
+            run_and_store(name, SECTIONS[name], size, seed, str(out_dir), progress)
+    elif pending:
+        from joblib import Parallel, delayed
+
+        with ProgressBar(len(pending), "experiments", enabled=progress) as bar:
+            work = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+                delayed(run_and_store)(name, SECTIONS[name], size, seed, str(out_dir), False)
+                for name, seed in pending
+            )
+            for finished in work:
+                bar.update(1, finished)
+    results = {
+        name: [
+            row
+            for seed in range(seeds)
+            for row in load_rows(
+                result_path(out_dir, name, size, seed),
+                _meta(name, size, seed, relustep.__version__),
+            )
+        ]
+        for name in names
+    }
+    return write_report(results, out_dir, size=size, seeds=seeds)
+
+
+def write_report(
+    results: dict[str, list[dict]], out_dir: Path, *, size: str, seeds: int
+) -> tuple[Path, str]:
+    """Write ``report.md`` (and the same as a self-contained ``report.html``) from the rows of
+    each section; return the Markdown file's path and the summary table."""
+    import numba
+
+    import relustep
+
+    header = ["| section | claim | verdict | evidence |", "|---|---|---|---|"]
+    summary = list(header)
+    bodies = []
+    for name, rows in results.items():
+        module = section(name)
+        for claim, verdict, evidence in module.verdicts(rows):
+            summary.append(f"| {module.TITLE} | {claim} | **{verdict}** | {evidence} |")
+        bodies += [f"## {module.TITLE}", "", f"*{module.CLAIM}*", ""]
+        bodies += [module.report_section(rows, out_dir), ""]
+    if summary == header:
+        summary = ["No section run here makes a claim; see the tables below."]
+    lines = [
+        "# relustep: the papers' claims, measured",
+        "",
+        f"Written {time.strftime('%Y-%m-%d %H:%M')}; size {size!r}; seeds 0 to {seeds - 1}.",
+        f"Software: Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"Numba {numba.__version__}, relustep {relustep.__version__}. "
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs.",
+        "",
+        "Every number below was measured in this run, on the data shipped in `data/`. The "
+        "protocols are relustep's (the papers' own could not be read); each section says how it "
+        "was run.",
+        "",
+        "## Summary",
+        "",
+        *summary,
+        "",
+        *bodies,
+    ]
+    markdown_text = "\n".join(lines)
+    report = out_dir / "report.md"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(markdown_text)
+    (out_dir / "report.html").write_text(to_html(markdown_text, out_dir))
+    return report, "\n".join(summary)
+
+
+def to_html(markdown_text: str, base: Path) -> str:
+    """The report as one HTML page, images embedded, readable without the folder beside it.
+
+    Uses the Python-Markdown package (with its tables extension): a well-kept converter that
+    handles escaping and nesting better than a few regular expressions of ours would.
+    """
+    import markdown
+
+    def embed(match: re.Match) -> str:
+        alt, source = match.group(1), match.group(2)
+        path = Path(base) / source
+        if not path.is_file():
+            return match.group(0)
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return f"![{alt}](data:image/png;base64,{data})"
+
+    body = markdown.markdown(
+        re.sub(r"!\[([^\]]*)\]\(([^)]+\.png)\)", embed, markdown_text),
+        extensions=["tables"],
+    )
+    style = (
+        "body{font-family:sans-serif;max-width:70em;margin:2em auto;padding:0 1em;"
+        "line-height:1.4}table{border-collapse:collapse;font-size:90%}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}img{max-width:100%}"
+    )
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>relustep report</title>"
+        f"<style>{style}</style></head><body>\n{body}\n</body></html>\n"
+    )
+
+
+def _meta(name: str, size: str, seed: int, version: str) -> dict:
+    return {"section": name, "size": size, "seed": seed, "relustep": version}
