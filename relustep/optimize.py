@@ -110,8 +110,7 @@ def minimize(
     message = f"reached maxiter={maxiter}"
     try:
         for _ in range(maxiter):
-            stepper.step(objective)
-            if math.sqrt(float(stepper.gradient @ stepper.gradient)) <= gtol:
+            if stepper.step(objective, gtol) is None:
                 break
             if callback is not None and callback(x.copy()):
                 message = "stopped by callback"

@@ -19,9 +19,11 @@ import time
 import numpy as np
 
 from relustep import kernels
+from relustep._validation import check_int
 from relustep.history import History
 from relustep.progress import ProgressBar
 from relustep.steps.base import Line, StepRule
+from relustep.steps.exact import ExactLineSearch, decrease_ratio
 
 
 class DivergenceError(FloatingPointError):
@@ -52,44 +54,77 @@ class Stepper:
         A started step rule (see :meth:`StepRule.start`).
     history : History
         Where each step is recorded.
+    record_optimality : bool or int
+        Every ``record_optimality``-th step (``True``: every step), also record in the column
+        ``"optimality"`` the decrease the step achieved on its batch as a fraction of the best
+        decrease along the same direction, found by :class:`~relustep.steps.ExactLineSearch`
+        (see :func:`~relustep.steps.exact.decrease_ratio`); ``nan`` on the other steps. The
+        oracle's forward passes and time are not charged to the step (``n_forward``,
+        ``seconds``); its time is summed in ``oracle_seconds``.
     """
 
-    def __init__(self, theta: np.ndarray, rule: StepRule, history: History):
+    def __init__(
+        self,
+        theta: np.ndarray,
+        rule: StepRule,
+        history: History,
+        record_optimality: bool | int = False,
+    ):
         self.theta, self.rule, self.history = theta, rule, history
         self.gradient = np.empty_like(theta)
         self.last_finite = theta.copy()
-        history.add_fallbacks(rule.fallbacks)
+        history.add_fallbacks((*rule.fallbacks, *rule.logged))
+        if isinstance(record_optimality, bool | np.bool_):
+            record_optimality = int(record_optimality)
+        self.optimality_every = check_int(record_optimality, "record_optimality", low=0)
+        self.oracle = ExactLineSearch() if self.optimality_every else None
+        self.oracle_seconds = 0.0
+        if self.oracle is not None:
+            self.oracle.start(theta.size, theta.dtype)
+            history.add_fallbacks(("optimality",))
 
-    def step(self, objective) -> float:
+    def step(self, objective, gtol: float | None = None) -> float | None:
         """Take one step on ``objective``; return the loss at the starting point.
 
+        With ``gtol``, a starting point whose gradient has Euclidean norm at most ``gtol`` is
+        left where it is: nothing moves, nothing is recorded, and ``None`` is returned.
         Overflow inside the step is not warned about: a non-finite loss is caught explicitly
         at the next step, which restores the last finite parameters."""
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._step(objective)
+            return self._step(objective, gtol)
 
-    def _step(self, objective) -> float:
+    def _step(self, objective, gtol: float | None) -> float | None:
         started = time.perf_counter()
         loss, gradient = objective.loss_and_gradient(self.theta, self.gradient)
         if not math.isfinite(loss):
             self.restore(f"the loss became {loss} at step {len(self.history) + 1}")
+        if gtol is not None and math.sqrt(float(gradient @ gradient)) <= gtol:
+            return None
         np.copyto(self.last_finite, self.theta)
         direction = self.rule.direction(gradient)
         line = Line(self.theta, gradient, direction, loss, objective)
         alpha = float(self.rule.size(line))
+        optimality, oracle_seconds = math.nan, 0.0
+        if self.oracle is not None and self.rule.n_steps % self.optimality_every == 0:
+            oracle_started = time.perf_counter()
+            optimality = decrease_ratio(line, alpha, self.oracle)
+            oracle_seconds = time.perf_counter() - oracle_started
+            self.oracle_seconds += oracle_seconds
         if alpha != 0.0:
             kernels.steps.step_along(self.theta, alpha, direction)
         self.rule.n_steps += 1
-        self.history.record_step(
-            {
-                "loss": float(loss),
-                "step_size": alpha,
-                "n_forward": 1 + line.n_probes,
-                "n_backward": 1,
-                "seconds": time.perf_counter() - started,
-                **self.rule.take_counts(),
-            }
-        )
+        record = {
+            "loss": float(loss),
+            "step_size": alpha,
+            "n_forward": 1 + line.n_probes,
+            "n_backward": 1,
+            "seconds": time.perf_counter() - started - oracle_seconds,
+            **self.rule.take_counts(),
+            **self.rule.take_logged(),
+        }
+        if "optimality" in self.history:
+            record["optimality"] = optimality
+        self.history.record_step(record)
         return loss
 
     def restore(self, what: str) -> None:
@@ -127,6 +162,7 @@ def train(
     verbose: bool = False,
     description: str = "training",
     evaluate: bool = True,
+    record_optimality: bool | int = False,
 ) -> None:
     """Run ``epochs`` passes of shuffled mini-batches over ``(X, y)``, updating ``theta``.
 
@@ -135,20 +171,22 @@ def train(
     training set and on ``validation`` is recorded; that measurement is not counted in the
     steps' passes or seconds (``evaluate=False`` skips it and records ``nan``, for benchmarks
     that time the steps alone). With ``verbose``, a progress bar appears on runs longer than two
-    seconds.
+    seconds. ``record_optimality`` is passed to :class:`Stepper`; the oracle's time is not
+    counted in the epochs' seconds.
     """
     kernels.warm_up(theta.dtype)
-    stepper = Stepper(theta, rule, history)
+    stepper = Stepper(theta, rule, history, record_optimality)
     n = len(X)
     training_seconds = history["epochs"]["seconds"][-1] if history["epochs"]["seconds"] else 0.0
     with ProgressBar(epochs, description, enabled=verbose) as progress:
         for _ in range(epochs):
             order = rng.permutation(n)
-            epoch_started = time.perf_counter()
+            epoch_started, oracle_before = time.perf_counter(), stepper.oracle_seconds
             for start in range(0, n, batch_size):
                 rows = order[start : start + batch_size]
                 stepper.step(BatchObjective(model, X[rows], y[rows]))
-            training_seconds += time.perf_counter() - epoch_started
+            oracle_seconds = stepper.oracle_seconds - oracle_before
+            training_seconds += time.perf_counter() - epoch_started - oracle_seconds
             train_loss = val_loss = math.nan
             if evaluate:
                 with np.errstate(over="ignore", invalid="ignore"):

@@ -67,6 +67,14 @@ def test_divergence_is_reported_and_x_kept_finite():
     assert np.all(np.isfinite(result.x))
 
 
+def test_a_converged_point_is_not_moved():
+    result = relustep.minimize(
+        bowl, [1e-9, 0.0], steps.Constant(lr=0.5), args=(np.ones(2),), gtol=1e-6
+    )
+    assert result.success and result.nit == 0
+    np.testing.assert_array_equal(result.x, [1e-9, 0.0])
+
+
 def test_callback_can_stop():
     seen = []
     result = relustep.minimize(

@@ -8,4 +8,6 @@ only when a section runs, so ``import relustep`` stays light.
 
 SECTIONS = {
     "baselines": "relustep.experiments.baselines",
+    "analytic": "relustep.experiments.analytic",
+    "linesearch": "relustep.experiments.linesearch",
 }

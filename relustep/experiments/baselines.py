@@ -17,9 +17,9 @@ import numpy as np
 
 from relustep import datasets, steps
 from relustep._validation import check_choice, check_int
+from relustep.experiments._common import finite, fit_or_diverge, last, mean_std, unique
 from relustep.models.mlp import MLPClassifier, ReLURegressor
 from relustep.progress import ProgressBar
-from relustep.train import DivergenceError
 
 RULES = {
     "constant": {"name": "constant"},
@@ -156,13 +156,13 @@ def run_one(data, rule: str, seed: int, size: str = "quick") -> dict:
     validation_losses = []
     for lr in grid:
         model = _network(data.task, rule, lr, seed, settings)
-        diverged = _fit(model, X[fit], y[fit], (X[validation], y[validation]))
-        validation_losses.append(None if diverged else _last(model.history_["epochs"]["val_loss"]))
+        diverged = fit_or_diverge(model, X[fit], y[fit], (X[validation], y[validation]))
+        validation_losses.append(None if diverged else last(model.history_["epochs"]["val_loss"]))
     scores = [math.inf if loss is None else loss for loss in validation_losses]
     chosen = min(range(len(grid)), key=lambda i: (scores[i], grid[i]))
 
     model = _network(data.task, rule, grid[chosen], seed, settings)
-    diverged = _fit(model, X, y, (data.X_test, data.y_test))
+    diverged = fit_or_diverge(model, X, y, (data.X_test, data.y_test))
     history = model.history_
     return {
         "dataset": data.name,
@@ -173,11 +173,11 @@ def run_one(data, rule: str, seed: int, size: str = "quick") -> dict:
         "lr": grid[chosen],
         "learning_rates": grid,
         "validation_losses": validation_losses,
-        "train_loss": _last(history["epochs"]["train_loss"]),
-        "test_loss": _last(history["epochs"]["val_loss"]),
+        "train_loss": last(history["epochs"]["train_loss"]),
+        "test_loss": last(history["epochs"]["val_loss"]),
         "metric": METRICS[data.task],
-        "test_score": _finite(model.score(data.X_test, data.y_test)),
-        "seconds": _last(history["epochs"]["seconds"]),
+        "test_score": finite(model.score(data.X_test, data.y_test)),
+        "seconds": last(history["epochs"]["seconds"]),
         "epochs": len(history["epochs"]["train_loss"]),
         "passes": int(history.total("n_forward") + history.total("n_backward")),
         "diverged": diverged,
@@ -211,10 +211,10 @@ def format_table(rows: list[dict]) -> str:
             rule += f" (diverged in {diverged} of {len(group)})"
         learning_rates = ", ".join(f"{lr:g}" for lr in sorted({row["lr"] for row in group}))
         cells = [dataset, rule, learning_rates]
-        cells += [_mean_std([row[key] for row in group]) for key in ("train_loss", "test_loss")]
+        cells += [mean_std([row[key] for row in group]) for key in ("train_loss", "test_loss")]
         cells += [group[0]["metric"]]
-        cells += [_mean_std([row[key] for row in group]) for key in ("test_score", "seconds")]
-        cells += [_mean_std([row[key] for row in group], ".0f") for key in ("epochs", "passes")]
+        cells += [mean_std([row[key] for row in group]) for key in ("test_score", "seconds")]
+        cells += [mean_std([row[key] for row in group], ".0f") for key in ("epochs", "passes")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -236,10 +236,10 @@ def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
     from relustep.plot import new_figure, plot_losses, save_figure
 
     out_dir = Path(out_dir)
-    sizes = _unique(row["size"] for row in rows)
+    sizes = unique(row["size"] for row in rows)
     lines = [
-        f"Datasets: {', '.join(_unique(row['dataset'] for row in rows))}. "
-        f"Step rules: {', '.join(_unique(row['rule'] for row in rows))}. "
+        f"Datasets: {', '.join(unique(row['dataset'] for row in rows))}. "
+        f"Step rules: {', '.join(unique(row['rule'] for row in rows))}. "
         + " ".join(f"Size {size!r}: {_describe(size)}." for size in sizes),
         "",
         "Learning rate: per dataset, rule and seed, the best of the rule's default, ten times it "
@@ -257,7 +257,7 @@ def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
         "Loss curves of the final run of each rule, first seed:",
         "",
     ]
-    for dataset in _unique(row["dataset"] for row in rows):
+    for dataset in unique(row["dataset"] for row in rows):
         first_seed = min(row["seed"] for row in rows if row["dataset"] == dataset)
         histories = {
             row["rule"]: row["history"]
@@ -289,34 +289,6 @@ def _network(task: str, rule: str, lr: float, seed: int, settings: dict):
         batch_size=settings["batch_size"],
         random_state=seed,
     )
-
-
-def _fit(model, X, y, validation_data) -> bool:
-    """Fit; return whether training diverged (the model keeps its last finite parameters)."""
-    try:
-        model.fit(X, y, validation_data=validation_data)
-    except DivergenceError:
-        return True
-    return False
-
-
-def _finite(value) -> float | None:
-    return float(value) if value is not None and math.isfinite(value) else None
-
-
-def _last(values: list) -> float | None:
-    return _finite(values[-1]) if values else None
-
-
-def _mean_std(values: list, form: str = ".4g") -> str:
-    values = np.array([math.nan if value is None else value for value in values], dtype=float)
-    if len(values) == 1:
-        return f"{values[0]:{form}}"
-    return f"{values.mean():{form}} ± {values.std():.2g}"
-
-
-def _unique(values) -> list:
-    return list(dict.fromkeys(values))
 
 
 def _describe(size: str) -> str:

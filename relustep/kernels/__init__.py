@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relustep.kernels import dense, steps
+from relustep.kernels import dense, linesearch, steps, twolayer
 
 KERNELS = {
     "relu_backward": (dense.relu_backward, dense.relu_backward_numpy),
@@ -21,6 +21,12 @@ KERNELS = {
     "adam_direction": (steps.adam_direction, steps.adam_direction_numpy),
     "momentum_direction": (steps.momentum_direction, steps.momentum_direction_numpy),
     "step_along": (steps.step_along, steps.step_along_numpy),
+    "quartic_sweep": (linesearch.quartic_sweep, linesearch.quartic_sweep_numpy),
+    "sorted_breakpoints": (linesearch.sorted_breakpoints, linesearch.sorted_breakpoints_numpy),
+    "two_layer_forward": (twolayer.two_layer_forward, twolayer.two_layer_forward_numpy),
+    "pattern_sums": (twolayer.pattern_sums, twolayer.pattern_sums_numpy),
+    "update_pattern_sums": (twolayer.update_pattern_sums, twolayer.update_pattern_sums_numpy),
+    "gram_from_sums": (twolayer.gram_from_sums, twolayer.gram_from_sums_numpy),
 }
 
 BACKENDS = ("numba", "numpy")

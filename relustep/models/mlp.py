@@ -25,9 +25,17 @@ from relustep._validation import (
 from relustep.base import BaseEstimator
 from relustep.history import History
 from relustep.models.dense import DenseReLUNetwork
+from relustep.solvers import analytic
 from relustep.train import train
 
-SOLVERS = ("gradient",)
+SOLVERS = ("gradient", "analytic")
+ANALYTIC_DEFAULTS = {  # the settings of solver="analytic"; left at these with solver="gradient"
+    "hidden_step": "joint",
+    "safeguard": True,
+    "tol": 1e-6,
+    "warm_start_epochs": 0,
+    "max_memory": analytic.DEFAULT_MAX_MEMORY,
+}
 
 _SHARED_PARAMETERS = """
     hidden_layer_sizes : tuple of int, default (100,)
@@ -35,10 +43,13 @@ _SHARED_PARAMETERS = """
     step : str, dict or StepRule, default "adam"
         The step rule: a name from :func:`relustep.steps.names` with its default settings, or an
         object such as ``relustep.steps.Momentum(lr=0.01, nesterov=True)``.
-    solver : {"gradient"}, default "gradient"
-        How the network is trained: by mini-batch steps of ``step`` along the gradient.
+    solver : {"gradient", "analytic"}, default "gradient"
+        How the network is trained: by mini-batch steps of ``step`` along the gradient; or, for
+        :class:`ReLURegressor` with one hidden layer, by alternating exact least-squares solves
+        for each layer (:mod:`relustep.solvers.analytic`, after Barbu 2023).
     epochs : int, default 200
-        Passes over the training data in ``fit``.
+        Passes over the training data in ``fit``; with ``solver="analytic"``, the largest number
+        of iterations (each a hidden step and an output step on all rows).
     batch_size : int, default 200
         Rows per mini-batch (at most the number of training rows).
     l2 : float, default 0.0
@@ -52,7 +63,22 @@ _SHARED_PARAMETERS = """
         Seeds the initial weights and the order of the mini-batches; an int gives bit-identical
         runs.
     verbose : bool, default False
-        Show a progress bar on runs longer than two seconds."""
+        Show a progress bar on runs longer than two seconds.
+    hidden_step : {"joint", "per_neuron"}, default "joint"
+        ``solver="analytic"`` only: solve the hidden layer as one system of size ``h (d + 1)``,
+        or unit by unit.
+    safeguard : bool, default True
+        ``solver="analytic"`` only: backtrack so that the training loss never increases;
+        ``False`` is plain alternation.
+    tol : float, default 1e-6
+        ``solver="analytic"`` only: stop after an iteration that lowers the training loss by at
+        most this fraction.
+    warm_start_epochs : int, default 0
+        ``solver="analytic"`` only: epochs of ``step`` on mini-batches of ``batch_size`` before
+        the first iteration; they come first in ``history_``.
+    max_memory : int, default 2**30
+        ``solver="analytic"`` only: bytes; a hidden-step system larger than this raises an error
+        that says how large it would be and which variant fits."""
 
 _SHARED_ATTRIBUTES = """
     coefs_ : list of ndarray
@@ -72,11 +98,12 @@ _SHARED_ATTRIBUTES = """
     n_outputs_ : int
         Number of outputs of the network.
     n_iter_ : int
-        Epochs run.
+        Epochs run (with ``solver="analytic"``: warm-start epochs plus iterations).
     t_ : int
-        Steps taken.
+        Steps taken (with ``solver="analytic"``, each iteration is one step).
     loss_ : float
-        Training loss after the last epoch."""
+        Training loss after the last epoch (with ``solver="analytic"``: of the parameters kept,
+        the iterate with the lowest training loss)."""
 
 
 class _DenseNetworkEstimator(BaseEstimator):
@@ -99,6 +126,11 @@ class _DenseNetworkEstimator(BaseEstimator):
         dtype: str = "float64",
         random_state=None,
         verbose: bool = False,
+        hidden_step: str = "joint",
+        safeguard: bool = True,
+        tol: float = 1e-6,
+        warm_start_epochs: int = 0,
+        max_memory: int = analytic.DEFAULT_MAX_MEMORY,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.step = step
@@ -110,6 +142,11 @@ class _DenseNetworkEstimator(BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.hidden_step = hidden_step
+        self.safeguard = safeguard
+        self.tol = tol
+        self.warm_start_epochs = warm_start_epochs
+        self.max_memory = max_memory
 
     # -- settings --------------------------------------------------------------------------------
     def _hidden_sizes(self) -> tuple[int, ...]:
@@ -122,6 +159,7 @@ class _DenseNetworkEstimator(BaseEstimator):
 
     def _check_settings(self) -> None:
         check_choice(self.solver, "solver", SOLVERS)
+        self._check_solver_settings()
         check_int(self.epochs, "epochs")
         check_int(self.batch_size, "batch_size")
         check_float(self.l2, "l2", low=0.0)
@@ -130,6 +168,33 @@ class _DenseNetworkEstimator(BaseEstimator):
         self._hidden_sizes()
         steps.get(self.step)
         check_random_state(self.random_state)
+
+    def _check_solver_settings(self) -> None:
+        check_choice(self.hidden_step, "hidden_step", analytic.HIDDEN_STEPS)
+        if not isinstance(self.safeguard, bool | np.bool_):
+            raise TypeError(f"safeguard must be True or False, got {self.safeguard!r}")
+        check_float(self.tol, "tol", low=0.0)
+        check_int(self.warm_start_epochs, "warm_start_epochs", low=0)
+        check_int(self.max_memory, "max_memory")
+        if self.solver == "gradient":
+            changed = [
+                name for name, value in ANALYTIC_DEFAULTS.items() if getattr(self, name) != value
+            ]
+            if changed:
+                raise ValueError(
+                    f"{', '.join(changed)} only apply to solver='analytic'; with "
+                    "solver='gradient' leave them at their defaults"
+                )
+        elif self._loss != "square":
+            raise ValueError(
+                f"solver='analytic' trains ReLURegressor (square loss) only; {type(self).__name__} "
+                "is trained with solver='gradient'"
+            )
+        elif len(self._hidden_sizes()) != 1:
+            raise ValueError(
+                "solver='analytic' needs exactly one hidden layer, got hidden_layer_sizes="
+                f"{self.hidden_layer_sizes!r}"
+            )
 
     # -- data ------------------------------------------------------------------------------------
     def _check_X(self, X, name: str = "X") -> np.ndarray:
@@ -180,26 +245,59 @@ class _DenseNetworkEstimator(BaseEstimator):
         self.loss_ = float("nan")
 
     def _train(self, X, y, epochs: int, validation) -> None:
+        best_loss = None
         try:
-            train(
-                self.network_,
-                self.parameters_,
-                X,
-                y,
-                self.step_,
-                self.history_,
-                epochs=epochs,
-                batch_size=min(check_int(self.batch_size, "batch_size"), len(X)),
-                rng=self._rng,
-                validation=validation,
-                verbose=self.verbose,
-                description=type(self).__name__,
-            )
+            if self.solver == "analytic":
+                best_loss = self._solve(X, y, epochs, validation)
+            else:
+                self._gradient_epochs(X, y, epochs, validation)
         finally:
+            analytic.pad_iteration_columns(self.history_)
             self.n_iter_ = len(self.history_["epochs"]["train_loss"])
             self.t_ = len(self.history_)
-            if self.n_iter_:
+            if best_loss is not None:
+                self.loss_ = best_loss
+            elif self.n_iter_:
                 self.loss_ = self.history_["epochs"]["train_loss"][-1]
+
+    def _gradient_epochs(self, X, y, epochs: int, validation) -> None:
+        train(
+            self.network_,
+            self.parameters_,
+            X,
+            y,
+            self.step_,
+            self.history_,
+            epochs=epochs,
+            batch_size=min(check_int(self.batch_size, "batch_size"), len(X)),
+            rng=self._rng,
+            validation=validation,
+            verbose=self.verbose,
+            description=type(self).__name__,
+        )
+
+    def _solve(self, X, y, iterations: int, validation) -> float:
+        """``solver="analytic"``: the warm start on a fresh network, then the iterations; return
+        the training loss of the parameters kept (the best iterate)."""
+        if not self.history_["epochs"]["train_loss"] and self.warm_start_epochs:
+            self._gradient_epochs(X, y, self.warm_start_epochs, validation)
+        summary = analytic.solve(
+            self.network_,
+            self.parameters_,
+            X,
+            y,
+            self.history_,
+            max_iter=iterations,
+            tol=self.tol,
+            hidden_step=self.hidden_step,
+            safeguard=self.safeguard,
+            max_memory=self.max_memory,
+            rng=self._rng,
+            validation=validation,
+            verbose=self.verbose,
+            description=type(self).__name__,
+        )
+        return summary.loss
 
     def _after_load(self) -> None:
         self.network_ = self._make_network()

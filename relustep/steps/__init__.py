@@ -12,11 +12,25 @@ import copy
 from relustep.steps.adam import Adam
 from relustep.steps.base import RULES, Line, StepRule
 from relustep.steps.constant import Constant
+from relustep.steps.exact import ExactLineSearch
+from relustep.steps.lqa import LQA
 from relustep.steps.momentum import Momentum
+from relustep.steps.qlab import QLAB
 
 ALIASES = {"sgd": ("constant", {}), "nesterov": ("momentum", {"nesterov": True})}
 
-__all__ = ["Adam", "Constant", "Line", "Momentum", "StepRule", "get", "names"]
+__all__ = [
+    "LQA",
+    "QLAB",
+    "Adam",
+    "Constant",
+    "ExactLineSearch",
+    "Line",
+    "Momentum",
+    "StepRule",
+    "get",
+    "names",
+]
 
 
 def names() -> list[str]:

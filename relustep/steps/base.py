@@ -13,6 +13,7 @@ comparable with a constant learning rate whatever the batch size.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -77,11 +78,14 @@ class StepRule:
     for :func:`relustep.steps.get`), stores its settings in ``__init__`` (validated there), and
     overrides :meth:`direction` and/or :meth:`size`.
     A rule that falls back from its main formula counts it with :meth:`count`; the names it may
-    count are listed in ``fallbacks`` so that the history has one column per name.
+    count are listed in ``fallbacks`` so that the history has one column per name. A rule that
+    reports per-step values (a trial step, a curvature estimate) names them in ``logged`` and sets
+    them with :meth:`log`; the history has one column per name (``nan`` on steps that set none).
     """
 
     name: str = ""
     fallbacks: tuple[str, ...] = ()
+    logged: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -93,6 +97,7 @@ class StepRule:
         self.n_steps = 0
         self._direction = np.empty(n_parameters, dtype=dtype)
         self._counts = dict.fromkeys(self.fallbacks, 0)
+        self._logged = dict.fromkeys(self.logged, math.nan)
 
     def direction(self, gradient: np.ndarray) -> np.ndarray:
         """The direction :math:`d` for this step (steepest descent: :math:`d = g`)."""
@@ -111,6 +116,16 @@ class StepRule:
         counts = self._counts
         self._counts = dict.fromkeys(self.fallbacks, 0)
         return counts
+
+    def log(self, name: str, value: float) -> None:
+        """Record the value ``name`` (one of ``logged``) for this step."""
+        self._logged[name] = float(value)
+
+    def take_logged(self) -> dict[str, float]:
+        """The values logged since the last call, by name (then reset to ``nan``)."""
+        values = self._logged
+        self._logged = dict.fromkeys(self.logged, math.nan)
+        return values
 
     def get_config(self) -> dict:
         """The rule's name and settings, enough to rebuild it with :func:`relustep.steps.get`."""

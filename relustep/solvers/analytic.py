@@ -1,0 +1,1153 @@
+r"""Two-layer ReLU networks trained analytically: alternate an exact least-squares solve for the
+output layer with one for the hidden layer, the activation pattern frozen.
+
+After A. Barbu (2023), *Training a two-layer ReLU network analytically*. Only the paper's
+abstract could be read; its algorithm box, datasets and tables could not. Everything below (the
+derivation, the backtracking safeguard, the handling of dead units and singular systems, the
+damping, the stopping rule, every default) is derived and chosen in relustep; the paper's exact
+form may differ.
+
+The network and the loss are exactly those of :class:`~relustep.models.dense.DenseReLUNetwork`
+with one hidden layer and the square loss, so the solver and the gradient methods minimise the
+same function of the same flat parameter vector.
+
+Notes
+-----
+**Model.** Rows :math:`x_i \in \mathbb R^d` (:math:`i = 1..n`) are augmented to
+:math:`\tilde x_i = (x_i, 1) \in \mathbb R^p`, :math:`p = d + 1`; :math:`\tilde X` is
+:math:`n \times p`. The hidden layer's weights and biases form :math:`U = [W_1; b_1^\top]`
+(:math:`p \times h`, column :math:`u_j` for unit :math:`j`), the output layer is :math:`W_2`
+(:math:`h \times q`) and :math:`b_2`. With the activation :math:`\sigma(z) = \max(z, a z) =
+s(z) z`, :math:`s(z) = 1` for :math:`z > 0` and :math:`a` otherwise (:math:`0 \le a < 1`),
+
+.. math::
+    Z = \tilde X U, \qquad S = s(Z), \qquad H = S \odot Z, \qquad f = H W_2 + \mathbf 1 b_2^\top,
+
+    \mathcal L = \frac{1}{2n} \lVert f - Y \rVert_F^2
+    + \frac{\lambda}{2} \left( \lVert W_1 \rVert_F^2 + \lVert W_2 \rVert_F^2 \right).
+
+:math:`S` (:math:`n \times h`, entries in :math:`\{a, 1\}`) is the *activation pattern*.
+
+**Output step** (:math:`U` fixed). :math:`f` is linear in :math:`(W_2, b_2)`, so the minimum is a
+ridge regression on the features :math:`H` with an unpenalised intercept. Setting the gradient to
+zero, with :math:`\bar h, \bar y` the column means and :math:`H_c = H - \mathbf 1 \bar h^\top`,
+:math:`Y_c = Y - \mathbf 1 \bar y^\top`:
+
+.. math::
+    (H_c^\top H_c + n \lambda I) W_2 = H_c^\top Y_c, \qquad b_2 = \bar y - W_2^\top \bar h .
+
+It is the global minimum over the output layer: the loss cannot increase.
+
+**Hidden step** (:math:`W_2, b_2` and the pattern :math:`S` fixed). Then
+:math:`f_{ik} = \sum_j (W_2)_{jk} S_{ij} \tilde x_i^\top u_j + (b_2)_k` is linear in
+:math:`U`, and the loss :math:`\mathcal L_S(U)` is a quadratic that equals :math:`\mathcal L`
+at the current :math:`U` (same pattern), with the same gradient
+:math:`\nabla_{u_j} \mathcal L = -\frac1n \tilde X^\top (S_{:j} \odot (E W_2^\top)_{:j})
++ \lambda P u_j`, where :math:`E = Y - f` and :math:`P = \mathrm{diag}(1, \dots, 1, 0)` leaves the
+bias unpenalised. Its Hessian, times :math:`n`, has the :math:`p \times p` blocks
+
+.. math::
+    A_{jl} = G_{jl} + n \lambda P \delta_{jl}, \qquad
+    G_{jl} = (W_2 W_2^\top)_{jl}\, \tilde X^\top \mathrm{diag}(S_{:j} \odot S_{:l})\, \tilde X,
+    \qquad G = \sum_i \left(\mathrm{diag}(S_i) W_2 W_2^\top \mathrm{diag}(S_i)\right)
+    \otimes \tilde x_i \tilde x_i^\top ,
+
+an :math:`hp \times hp` matrix: one Kronecker product per row. (For one output, :math:`G =
+Z^\top Z` with row :math:`i` of :math:`Z` equal to :math:`(v \odot S_i) \otimes \tilde x_i`,
+:math:`v = W_2`.) The minimiser of :math:`\mathcal L_S` is one Newton step,
+
+.. math::
+    A\, \Delta = r - n \lambda (I_h \otimes P)\, \mathrm{vec}\, U = -n \nabla_U \mathcal L,
+    \qquad r_j = \tilde X^\top (S_{:j} \odot (E W_2^\top)_{:j}), \qquad U \leftarrow U + \Delta,
+
+solved by Cholesky. The *per-neuron* variant solves the diagonal blocks alone, unit by unit
+(:math:`A_{jj} \Delta_j = -n \nabla_{u_j} \mathcal L`, :math:`h` systems of :math:`p \times p`,
+each against the residual left by the units before it): cheaper per sweep, but it needs more
+sweeps.
+
+**Critical points.** The output step leaves :math:`(W_2, b_2)` unchanged only where its
+gradient is zero; the hidden step leaves :math:`U` unchanged only where
+:math:`\nabla_U \mathcal L = 0`. Away from ties (:math:`Z_{ij} = 0`), where the loss is
+differentiable, a point that both steps leave unchanged is therefore a critical point of
+:math:`\mathcal L`.
+
+**Safeguard** (relustep's choice). The new :math:`U` changes the pattern, so the true loss can
+rise: plain alternation is not monotone. Along :math:`U + \eta \Delta`,
+
+.. math::
+    \mathcal L_S(U + \eta\Delta) = \mathcal L(U) - \left(\eta - \tfrac{\eta^2}{2}\right)
+    \Delta^\top A \Delta / n ,
+
+which decreases for :math:`0 < \eta \le 1` (with the damping below, :math:`\Delta` is still a
+descent direction of :math:`\mathcal L_S`), and :math:`\mathcal L = \mathcal L_S` for
+:math:`\eta` small enough that no pre-activation changes sign. So the safeguard tries
+:math:`\eta = 1, \frac12, \frac14, \dots` and keeps the first that does not raise the loss
+(``max_halvings`` at most, else the hidden step is skipped); each stage that would raise the loss
+is undone. With it the training loss never increases. If the iterate reaches a *kink*, a row
+exactly on a unit's boundary, the loss has no gradient there and no :math:`\eta` may help: the
+step is skipped (:math:`\eta = 0` in the history) and the tolerance ends the run. On small
+problems this is common (``tests/test_analytic.py`` shows both endings).
+
+**Dead units and singular systems** (relustep's choices). With :math:`a = 0`, a unit active on
+no training row has zero rows and columns in :math:`A` and a zero column in :math:`H`; so has a
+unit whose output weights are zero. Such units are left out of both systems (their weights do not
+change the loss). By default a dead unit is re-initialised before the output step: a new random
+direction of the same norm (so the ridge term is unchanged), a bias that makes it active on
+half the training rows, and output weights zero (so the function is unchanged); the output step
+then fits them, and under the safeguard the change is undone if the loss rose. :math:`A` can
+still be singular (more weights than rows, units with the same pattern). The hidden system gets
+``damping`` times the mean of its diagonal added to its diagonal, a Levenberg-Marquardt step
+:math:`\Delta = -n (A + \epsilon I)^{-1} \nabla \mathcal L`, still a descent direction and still
+zero exactly when the gradient is; when Cholesky fails the damping grows a thousandfold per
+retry. An output system that Cholesky cannot factor is solved by ``numpy.linalg.lstsq``. Every
+such event is counted.
+
+**Stopping**: after an iteration (a hidden step then an output step; the first iteration starts
+with an output step) whose relative decrease of the training loss is at most ``tol``, or after
+``max_iter`` iterations. The iterate with the lowest training loss is kept (the last one under
+the safeguard).
+
+**Cost** per iteration: building :math:`A` from scratch costs about :math:`n h^2 p^2 / 16`
+additions for ReLU with half the units active, and updating it after a fraction :math:`f` of the
+pattern changed about :math:`4f` times as much (:mod:`relustep.kernels.twolayer`); the Cholesky
+factorisation :math:`(hp)^3 / 3` multiply-adds, which dominates from a few iterations on; each
+trial point one forward pass.
+
+References
+----------
+A. Barbu (2023). Training a two-layer ReLU network analytically (only the abstract was read).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from relustep import kernels
+from relustep._validation import (
+    check_array,
+    check_choice,
+    check_dtype,
+    check_float,
+    check_int,
+    check_random_state,
+    check_same_length,
+)
+from relustep.history import History
+from relustep.models.dense import DenseReLUNetwork
+from relustep.progress import ProgressBar
+from relustep.train import DivergenceError, evaluate_loss, train
+
+HIDDEN_STEPS = ("joint", "per_neuron")
+DEFAULT_MAX_MEMORY = 2**30
+ITERATION_COLUMNS = ("pattern_changes", "halvings", "dead_units", "singular_systems")
+"""Per-iteration columns the solver adds to ``history["epochs"]`` (``nan`` on gradient epochs):
+entries of the activation pattern that changed during the iteration, halvings of the hidden step
+by the safeguard, dead units (the most found by one output stage; re-initialised by default),
+and linear systems that needed more damping or a least-squares fallback."""
+_DAMPING_RETRIES = (1e-6, 1e-3, 1.0)
+FORWARD_BACKEND = "numpy"
+"""The forward pass is the NumPy twin (BLAS on one thread), measured 1.2 to 2.2 times as fast as
+the Numba kernel beside it (see :mod:`relustep.kernels.twolayer`); the other kernels follow
+``backend``."""
+
+
+@dataclass
+class TwoLayerFit:
+    """What :func:`fit_two_layer` returns.
+
+    Attributes
+    ----------
+    network : DenseReLUNetwork
+        The network (one hidden layer, square loss).
+    parameters : ndarray
+        The flat parameter vector kept (the iterate with the lowest training loss); its layout is
+        ``network.layout``: ``W1`` (d, h), ``b1`` (h,), ``W2`` (h, q), ``b2`` (q,).
+    history : History
+        Per-iteration records: ``history["epochs"]`` has ``train_loss``, ``val_loss``,
+        ``seconds`` (cumulative) and the :data:`ITERATION_COLUMNS`; the per-step lists hold one
+        entry per iteration (see :func:`solve`). Warm-start epochs, if any, come first.
+    n_iter : int
+        Iterations run.
+    converged : bool
+        Whether the relative-decrease tolerance stopped the run (rather than ``max_iter``).
+    loss : float
+        Training loss of ``parameters``.
+    best_iteration : int
+        The iteration that produced ``parameters`` (0: the starting point).
+    """
+
+    network: DenseReLUNetwork
+    parameters: np.ndarray
+    history: History
+    n_iter: int
+    converged: bool
+    loss: float
+    best_iteration: int
+
+    def predict(self, X) -> np.ndarray:
+        """The network's output on ``X``, shape ``(n, q)``."""
+        X = check_array(X, "X", ndim=2, dtype=self.parameters.dtype)
+        if X.shape[1] != self.network.n_inputs:
+            raise ValueError(f"X must have {self.network.n_inputs} columns, got {X.shape[1]}")
+        return self.network.forward(self.parameters, X)
+
+
+@dataclass
+class SolveSummary:
+    """What :func:`solve` returns besides the parameters it updates in place."""
+
+    n_iter: int
+    converged: bool
+    loss: float
+    best_iteration: int
+
+
+# -- the two steps, as plain functions ------------------------------------------------------------
+def output_step(hidden, y, l2: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    r"""The output layer that minimises the loss for fixed hidden activations.
+
+    Parameters
+    ----------
+    hidden : array_like, shape (n, h)
+        The hidden activations :math:`H` (the features).
+    y : array_like, shape (n,) or (n, q)
+        Targets.
+    l2 : float
+        Ridge coefficient :math:`\lambda` on :math:`W_2` (the bias is not penalised).
+
+    Returns
+    -------
+    W2 : ndarray, shape (h, q)
+    b2 : ndarray, shape (q,)
+
+    Notes
+    -----
+    Minimises :math:`\frac{1}{2n}\lVert H W_2 + \mathbf 1 b_2^\top - Y\rVert^2 + \frac\lambda2
+    \lVert W_2\rVert^2` by centring, :math:`(H_c^\top H_c + n\lambda I) W_2 = H_c^\top Y_c`,
+    :math:`b_2 = \bar y - W_2^\top \bar h` (derived in relustep; the paper's exact form may
+    differ). Columns of :math:`H` that are all zero (dead units) get zero weights. With
+    :math:`\lambda = 0` this is ``numpy.linalg.lstsq`` on :math:`[H, \mathbf 1]`.
+    """
+    hidden = check_array(hidden, "hidden", ndim=2)
+    y = check_array(y, "y", ndim=(1, 2), dtype=hidden.dtype)
+    check_same_length(hidden, "hidden", y, "y")
+    l2 = check_float(l2, "l2", low=0.0)
+    W2, b2, _ = _output_weights(hidden, y.reshape(len(y), -1), l2)
+    return W2, b2
+
+
+def hidden_system(
+    X, y, W1, b1, W2, b2, *, negative_slope: float = 0.0, l2: float = 0.0, backend: str = "numba"
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The hidden step's linear system :math:`A \Delta = -n \nabla_U \mathcal L` at a point.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+    y : array_like, shape (n,) or (n, q)
+    W1, b1, W2, b2 : array_like
+        The network's weights, shapes (d, h), (h,), (h, q), (q,).
+    negative_slope : float
+        The slope :math:`a \in [0, 1)` of the activation :math:`\max(z, a z)`.
+    l2 : float
+        Ridge coefficient on the weights.
+    backend : {"numba", "numpy"}
+        The assembly kernels of :mod:`relustep.kernels.twolayer`, or their NumPy twins.
+
+    Returns
+    -------
+    matrix : ndarray, shape (h p, h p)
+        :math:`A = G + n\lambda (I_h \otimes P)`; unit :math:`j` owns rows and columns
+        :math:`jp` to :math:`jp + p - 1`, in the order (its ``d`` weights, its bias).
+    rhs : ndarray, shape (h p,)
+        :math:`-n \nabla_U \mathcal L` in the same order.
+
+    Notes
+    -----
+    See the module's Notes for the derivation (relustep's; the paper's exact form may differ).
+    No unit is left out here and no damping is added.
+    """
+    data, weights = _check_point(X, y, W1, b1, W2, b2, negative_slope, l2)
+    backend = check_choice(backend, "backend", kernels.BACKENDS)
+    solver = _Solver(data, weights, negative_slope, l2, backend=backend)
+    units = np.arange(weights["W1"].shape[1])
+    return solver.hidden_system(units)
+
+
+def hidden_step(
+    X,
+    y,
+    W1,
+    b1,
+    W2,
+    b2,
+    *,
+    negative_slope: float = 0.0,
+    l2: float = 0.0,
+    damping: float = 0.0,
+    backend: str = "numba",
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The hidden layer that minimises the loss with the output layer and the activation
+    pattern of ``(W1, b1)`` frozen: one full Newton step, no safeguard.
+
+    Parameters are those of :func:`hidden_system`, plus ``damping`` (:math:`\epsilon`, a
+    fraction of the mean diagonal of :math:`A` added to its diagonal; 0 solves exactly).
+
+    Returns
+    -------
+    W1 : ndarray, shape (d, h)
+    b1 : ndarray, shape (h,)
+
+    Notes
+    -----
+    Solves :math:`A\Delta = -n\nabla_U\mathcal L` and returns :math:`U + \Delta` (see the
+    module's Notes; derived in relustep, the paper's exact form may differ). Units that are dead
+    or have zero output weights do not change the loss and are left unchanged.
+    """
+    data, weights = _check_point(X, y, W1, b1, W2, b2, negative_slope, l2)
+    backend = check_choice(backend, "backend", kernels.BACKENDS)
+    damping = check_float(damping, "damping", low=0.0)
+    solver = _Solver(data, weights, negative_slope, l2, backend=backend, damping=damping)
+    units = solver.units_in_hidden_system()
+    increment = solver.hidden_increment(units)
+    W1, b1 = weights["W1"].copy(), weights["b1"].copy()
+    if increment is not None:
+        W1[:, units] += increment[:, :-1].T
+        b1[units] += increment[:, -1]
+    return W1, b1
+
+
+def memory_estimate(
+    n_samples: int,
+    n_features: int,
+    n_hidden: int,
+    n_outputs: int,
+    hidden_step: str = "joint",
+    backend: str = "numba",
+    itemsize: int = 8,
+) -> dict[str, int]:
+    """Bytes the solver will allocate, before it allocates them.
+
+    Returns
+    -------
+    dict
+        ``"system"``: the linear system of the hidden step (the :math:`hp \\times hp` matrix and
+        its Cholesky factor for ``"joint"``; one :math:`p \\times p` system for
+        ``"per_neuron"``); ``"workspace"``: what assembling it needs (see
+        :mod:`relustep.kernels.twolayer`); ``"arrays"``: the network's values on the rows
+        (activations, outputs, residuals); ``"total"``.
+    """
+    n, p, h, q = n_samples, n_features + 1, n_hidden, n_outputs
+    triangle = p * (p + 1) // 2
+    if hidden_step == "joint":
+        system = 2 * (h * p) ** 2 * itemsize
+        workspace = h * h * triangle * itemsize + 2 * n * h  # pattern sums, two patterns
+        if backend == "numba":
+            workspace += n * triangle * itemsize + 2 * n * h * 4  # outer products, unit lists
+        else:
+            workspace += 2 * n * h * h * itemsize  # einsum's intermediate products
+    else:
+        system = 2 * p * p * itemsize
+        workspace = 2 * n * p * itemsize
+    arrays = (6 * n * h + 6 * n * q + n * p) * itemsize
+    return {
+        "system": system,
+        "workspace": workspace,
+        "arrays": arrays,
+        "total": system + workspace + arrays,
+    }
+
+
+# -- the loop ------------------------------------------------------------------------------------
+def solve(
+    network: DenseReLUNetwork,
+    theta: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    history: History,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    hidden_step: str = "joint",
+    safeguard: bool = True,
+    reinitialize_dead: bool = True,
+    max_halvings: int = 30,
+    damping: float = 1e-4,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    rng: np.random.Generator | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    verbose: bool = False,
+    description: str = "analytic solver",
+    backend: str = "numba",
+    blas_threads: int | None = 1,
+) -> SolveSummary:
+    r"""Run the alternating solver on ``theta`` (updated in place), recording into ``history``.
+
+    Parameters
+    ----------
+    network : DenseReLUNetwork
+        One hidden layer, square loss; its ``l2`` and ``negative_slope`` define the loss.
+    theta : ndarray
+        The starting parameters (``network.layout``); on return, the best iterate.
+    X, y : ndarray
+        Training rows ``(n, d)`` and targets ``(n, q)``, already checked, in ``theta``'s dtype.
+    history : History
+        Where the iterations are recorded; it may already hold warm-start epochs.
+    max_iter : int
+        The largest number of iterations.
+    tol : float
+        Stop after an iteration that lowers the training loss by at most ``tol`` times its value
+        (and does not raise it).
+    hidden_step : {"joint", "per_neuron"}
+        One :math:`hp \times hp` system, or :math:`h` systems of :math:`p \times p` in turn.
+    safeguard : bool
+        Backtrack the hidden step and undo any stage that raised the loss (the default); with
+        ``False``, plain alternation.
+    reinitialize_dead : bool
+        Give dead units a new direction (see the module's Notes); else leave them out.
+    max_halvings : int
+        Halvings of the hidden step before it is skipped.
+    damping : float
+        Levenberg-Marquardt damping of the hidden systems, a fraction of their mean diagonal.
+    max_memory : int
+        Bytes; if :func:`memory_estimate` exceeds it, raise before building anything.
+    rng : numpy.random.Generator, optional
+        For re-initialising dead units.
+    validation : (X_val, y_val), optional
+        Scored after every iteration into ``val_loss`` (not timed).
+    verbose : bool
+        A progress bar on runs longer than two seconds.
+    description : str
+        The progress bar's label.
+    backend : {"numba", "numpy"}
+        The kernels of :mod:`relustep.kernels.twolayer`, or their NumPy twins.
+    blas_threads : int or None
+        Threads for BLAS and LAPACK during the run (through ``threadpoolctl``, when it is
+        installed); ``None`` leaves them as they are. One by default: the solver's products and
+        factorisations have a few hundred rows and columns, and on a two-core machine shared
+        with other jobs, OpenBLAS's default two threads made whole runs 14 to 77 times slower
+        in two measurements (``bench/bench_analytic.py``, part ``threads``): its threads wait
+        for a core that another job holds.
+
+    Returns
+    -------
+    SolveSummary
+
+    Raises
+    ------
+    ValueError
+        On a bad setting, or when the system would exceed ``max_memory`` (the message gives its
+        size and which variant fits).
+    DivergenceError
+        If the loss becomes NaN or infinite (possible only without the safeguard); ``theta``
+        then holds the best iterate.
+
+    Notes
+    -----
+    The History gets, per iteration, one per-step entry (``loss``: the training loss at the start
+    of the iteration; ``step_size``: the fraction :math:`\eta` of the hidden step kept, averaged
+    over units for ``"per_neuron"``; ``n_forward``: forward passes over all training rows,
+    trial points included; ``n_backward``: passes that assemble a linear system; ``seconds``)
+    and one per-epoch entry (``train_loss`` after the iteration, ``val_loss``, cumulative
+    ``seconds``, and the :data:`ITERATION_COLUMNS`).
+    """
+    if network.n_layers != 2 or network.loss_name != "square":
+        raise ValueError(
+            f"network must have exactly one hidden layer and the square loss, got {network!r}"
+        )
+    max_iter = check_int(max_iter, "max_iter")
+    tol = check_float(tol, "tol", low=0.0)
+    hidden_step = check_choice(hidden_step, "hidden_step", HIDDEN_STEPS)
+    safeguard = _check_bool(safeguard, "safeguard")
+    reinitialize_dead = _check_bool(reinitialize_dead, "reinitialize_dead")
+    max_halvings = check_int(max_halvings, "max_halvings", low=0)
+    damping = check_float(damping, "damping", low=0.0)
+    max_memory = check_int(max_memory, "max_memory")
+    backend = check_choice(backend, "backend", kernels.BACKENDS)
+    if blas_threads is not None:
+        blas_threads = check_int(blas_threads, "blas_threads")
+    rng = check_random_state(rng)
+    _check_memory(X.shape, network, hidden_step, backend, theta.dtype.itemsize, max_memory)
+    _warm_up(theta.dtype)
+
+    solver = _Solver(
+        {"X": X, "y": y},
+        network.layout.views(theta),
+        network.negative_slope,
+        network.l2,
+        backend=backend,
+        damping=damping,
+        safeguard=safeguard,
+        max_halvings=max_halvings,
+        rng=rng if reinitialize_dead else None,
+    )
+    with _blas_threads(blas_threads):
+        return _iterate(
+            solver,
+            network,
+            theta,
+            history,
+            hidden_step,
+            max_iter,
+            tol,
+            validation,
+            verbose,
+            description,
+        )
+
+
+def _iterate(
+    solver, network, theta, history, hidden_step, max_iter, tol, validation, verbose, description
+) -> SolveSummary:
+    """The loop of :func:`solve`, on a started solver."""
+    started = time.perf_counter()
+    solver.start()
+    hidden_stage = solver.joint_stage if hidden_step == "joint" else solver.per_neuron_stage
+    _add_iteration_columns(history)
+    epochs = history["epochs"]
+    seconds = epochs["seconds"][-1] if epochs["seconds"] else 0.0
+    best_loss, best_theta, best_iteration = solver.loss, theta.copy(), 0
+    converged, iteration = False, 0
+    with ProgressBar(max_iter, description, enabled=verbose) as progress:
+        for iteration in range(1, max_iter + 1):
+            if iteration > 1:
+                started = time.perf_counter()
+            loss_start = solver.loss
+            if iteration == 1:
+                solver.run_stage(solver.output_stage)
+            step_size = solver.run_stage(hidden_stage)
+            solver.run_stage(solver.output_stage)
+            iteration_seconds = time.perf_counter() - started
+            seconds += iteration_seconds
+            loss_end = solver.loss
+            if not math.isfinite(loss_end):
+                np.copyto(theta, best_theta)
+                raise DivergenceError(
+                    f"the training loss became {loss_end} at iteration {iteration} of plain "
+                    "alternation (safeguard=False); the parameters were restored to the best "
+                    "iterate. The safeguard (safeguard=True) prevents this."
+                )
+            if loss_end < best_loss:
+                best_loss, best_iteration = loss_end, iteration
+                np.copyto(best_theta, theta)
+            val_loss = math.nan
+            if validation is not None:
+                val_loss = evaluate_loss(network, theta, *validation)
+            counts = solver.take_counts()
+            history.record_step(
+                {
+                    **dict.fromkeys(history.step_keys, 0),
+                    "loss": loss_start,
+                    "step_size": step_size,
+                    "n_forward": counts.pop("n_forward"),
+                    "n_backward": counts.pop("n_backward"),
+                    "seconds": iteration_seconds,
+                }
+            )
+            history.record_epoch(loss_end, val_loss, seconds)
+            for key in ITERATION_COLUMNS:
+                epochs[key].append(counts[key])
+            progress.update(1, f"loss {loss_end:.4g}")
+            decrease = loss_start - loss_end
+            if loss_end == 0.0 or 0.0 <= decrease <= tol * loss_start:
+                converged = True
+                break
+    np.copyto(theta, best_theta)
+    return SolveSummary(iteration, converged, best_loss, best_iteration)
+
+
+def fit_two_layer(
+    X,
+    y,
+    n_hidden: int,
+    *,
+    negative_slope: float = 0.0,
+    l2: float = 0.0,
+    hidden_step: str = "joint",
+    safeguard: bool = True,
+    max_iter: int = 100,
+    tol: float = 1e-6,
+    init=None,
+    warm_start_epochs: int = 0,
+    warm_start_step="adam",
+    batch_size: int = 32,
+    reinitialize_dead: bool = True,
+    max_halvings: int = 30,
+    damping: float = 1e-4,
+    max_memory: int = DEFAULT_MAX_MEMORY,
+    validation_data=None,
+    random_state=None,
+    dtype: str = "float64",
+    backend: str = "numba",
+    blas_threads: int | None = 1,
+    verbose: bool = False,
+) -> TwoLayerFit:
+    r"""Train a two-layer (leaky) ReLU network by alternating exact least-squares solves.
+
+    The bare algorithm (``ReLURegressor(solver="analytic")`` runs the same code): initialise,
+    optionally warm-start with a few epochs of a gradient method, then iterate a hidden step
+    (pattern frozen, with backtracking) and an output step until the training loss stops
+    decreasing.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        Training rows.
+    y : array_like, shape (n,) or (n, q)
+        Targets; several columns give several outputs.
+    n_hidden : int
+        Hidden units :math:`h`.
+    negative_slope : float
+        Slope :math:`a \in [0, 1)` of the activation :math:`\max(z, a z)`; 0 is ReLU.
+    l2 : float
+        Ridge coefficient :math:`\lambda` on both weight matrices (biases unpenalised).
+    hidden_step : {"joint", "per_neuron"}
+        The hidden layer as one :math:`hp \times hp` system, or unit by unit.
+    safeguard : bool
+        Backtracking so that the loss never increases (default); ``False`` is plain alternation.
+    max_iter : int
+        Largest number of iterations.
+    tol : float
+        Stop when an iteration lowers the loss by at most this fraction.
+    init : array_like, optional
+        A starting parameter vector in the network's layout; by default He-uniform weights drawn
+        from ``random_state`` (as ``ReLURegressor`` does).
+    warm_start_epochs : int
+        Epochs of ``warm_start_step`` on mini-batches of ``batch_size`` before the solver
+        (0: none).
+    warm_start_step : str, dict or StepRule
+        The gradient method of the warm start.
+    batch_size : int
+        Rows per mini-batch of the warm start.
+    reinitialize_dead, max_halvings, damping, max_memory, backend, blas_threads, verbose
+        See :func:`solve`.
+    validation_data : pair (X_val, y_val), optional
+        Scored after every iteration.
+    random_state : None, int or numpy.random.Generator
+        Seeds the initial weights, the warm start and the re-initialisation of dead units.
+    dtype : {"float64", "float32"}
+        Precision of the computation.
+
+    Returns
+    -------
+    TwoLayerFit
+
+    Notes
+    -----
+    The derivation is in this module's Notes (relustep's; the paper's exact form may differ).
+
+    Examples
+    --------
+    >>> from relustep.datasets import teacher_network
+    >>> data = teacher_network(500, n_features=3, n_hidden=4, noise=0.1, random_state=0)
+    >>> fit = fit_two_layer(data.X_train, data.y_train, 8, max_iter=30, random_state=0)
+    >>> bool(fit.loss < 0.5 * 0.1**2 * 1.5)  # half the MSE, near the noise level
+    True
+    """
+    from relustep import steps
+
+    dtype = check_dtype(dtype)
+    X = check_array(X, "X", ndim=2, dtype=dtype)
+    y = check_array(y, "y", ndim=(1, 2), dtype=dtype)
+    check_same_length(X, "X", y, "y")
+    y = y.reshape(len(y), -1)
+    n_hidden = check_int(n_hidden, "n_hidden")
+    warm_start_epochs = check_int(warm_start_epochs, "warm_start_epochs", low=0)
+    batch_size = check_int(batch_size, "batch_size")
+    rule = steps.get(warm_start_step, "warm_start_step")
+    rng = check_random_state(random_state)
+    validation = None
+    if validation_data is not None:
+        if not (isinstance(validation_data, tuple | list) and len(validation_data) == 2):
+            raise TypeError("validation_data must be a pair (X_val, y_val)")
+        X_val = check_array(validation_data[0], "validation_data[0]", ndim=2, dtype=dtype)
+        y_val = check_array(validation_data[1], "validation_data[1]", ndim=(1, 2), dtype=dtype)
+        check_same_length(X_val, "validation_data[0]", y_val, "validation_data[1]")
+        y_val = y_val.reshape(len(y_val), -1)
+        if X_val.shape[1] != X.shape[1] or y_val.shape[1] != y.shape[1]:
+            raise ValueError(
+                f"validation_data must have {X.shape[1]} feature and {y.shape[1]} target "
+                f"column(s), got {X_val.shape[1]} and {y_val.shape[1]}"
+            )
+        validation = (X_val, y_val)
+    network = DenseReLUNetwork(
+        X.shape[1], (n_hidden,), y.shape[1], l2=l2, negative_slope=negative_slope, backend=backend
+    )
+    if init is None:
+        theta = network.init_parameters(rng, dtype)
+    else:
+        theta = check_array(init, "init", ndim=1, dtype=dtype).copy()
+        if theta.shape != (network.layout.size,):
+            raise ValueError(
+                f"init must have {network.layout.size} entries ({network.layout}), got {theta.size}"
+            )
+    history = History(rule.fallbacks)
+    if warm_start_epochs:
+        rule.start(theta.size, theta.dtype)
+        train(
+            network,
+            theta,
+            X,
+            y,
+            rule,
+            history,
+            epochs=warm_start_epochs,
+            batch_size=min(batch_size, len(X)),
+            rng=rng,
+            validation=validation,
+            verbose=verbose,
+            description="warm start",
+        )
+    summary = solve(
+        network,
+        theta,
+        X,
+        y,
+        history,
+        max_iter=max_iter,
+        tol=tol,
+        hidden_step=hidden_step,
+        safeguard=safeguard,
+        reinitialize_dead=reinitialize_dead,
+        max_halvings=max_halvings,
+        damping=damping,
+        max_memory=max_memory,
+        rng=rng,
+        validation=validation,
+        verbose=verbose,
+        backend=backend,
+        blas_threads=blas_threads,
+    )
+    return TwoLayerFit(
+        network,
+        theta,
+        history,
+        summary.n_iter,
+        summary.converged,
+        summary.loss,
+        summary.best_iteration,
+    )
+
+
+# -- the solver's state ----------------------------------------------------------------------------
+class _Values:
+    """The network's values on the training rows at one parameter point."""
+
+    def __init__(self, n: int, n_hidden: int, n_outputs: int, dtype):
+        self.hidden = np.empty((n, n_hidden), dtype=dtype)
+        self.output = np.empty((n, n_outputs), dtype=dtype)
+        self.output_gradient = np.empty((n, n_outputs), dtype=dtype)  # (f - y) / n
+        self.loss = math.nan
+
+
+class _Solver:
+    """The data, views of the weights, and the network's values at the current point and at a
+    trial point; the stages of an iteration are its methods. Counts what it does."""
+
+    def __init__(
+        self,
+        data: dict,
+        weights: dict,
+        negative_slope: float,
+        l2: float,
+        *,
+        backend: str = "numba",
+        damping: float = 0.0,
+        safeguard: bool = True,
+        max_halvings: int = 30,
+        rng: np.random.Generator | None = None,
+    ):
+        self.X, self.y = data["X"], data["y"]
+        self.W1, self.b1, self.W2, self.b2 = (weights[key] for key in ("W1", "b1", "W2", "b2"))
+        self.parameters = [self.W1, self.b1, self.W2, self.b2]
+        self.slope, self.l2 = float(negative_slope), float(l2)
+        self.damping, self.safeguard, self.max_halvings = damping, safeguard, max_halvings
+        self.rng = rng
+        self._forward = kernels.get("two_layer_forward", FORWARD_BACKEND)
+        self._square_loss = kernels.get("square_loss", backend)
+        self._pattern_sums = kernels.get("pattern_sums", backend)
+        self._update_pattern_sums = kernels.get("update_pattern_sums", backend)
+        self._gram_from_sums = kernels.get("gram_from_sums", backend)
+        n, n_hidden, n_outputs = len(self.X), self.W1.shape[1], self.W2.shape[1]
+        self.augmented = np.hstack([self.X, np.ones((n, 1), dtype=self.X.dtype)])
+        self.sums, self.sums_pattern = None, None  # pattern sums, and the pattern they are for
+        self.row_sum = None  # the sum of every row's outer product, needed when a > 0
+        self.current = _Values(n, n_hidden, n_outputs, self.X.dtype)
+        self.trial = _Values(n, n_hidden, n_outputs, self.X.dtype)
+        self.start()
+
+    def start(self) -> None:
+        """Evaluate the network at the current weights; start counting."""
+        self.counts = dict.fromkeys(("n_forward", "n_backward", *ITERATION_COLUMNS), 0)
+        self.evaluate(self.current)
+        self.pattern_at_start = self.current.hidden > 0
+
+    @property
+    def loss(self) -> float:
+        return self.current.loss
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def take_counts(self) -> dict:
+        """What the iteration did (passes, pattern changes, halvings, ...); then start afresh."""
+        pattern = self.current.hidden > 0
+        changed = int(np.count_nonzero(self.pattern_at_start != pattern))
+        counts = {**self.counts, "pattern_changes": changed}
+        self.counts = dict.fromkeys(counts, 0)
+        self.pattern_at_start = pattern
+        return counts
+
+    def run_stage(self, stage):
+        """Run ``stage``; under the safeguard, undo it if the loss rose (by rounding, since each
+        stage checks its own trial points)."""
+        saved = [array.copy() for array in self.parameters]
+        loss_before = self.current.loss
+        result = stage()
+        if self.safeguard and not self.current.loss <= loss_before:
+            for array, old in zip(self.parameters, saved, strict=True):
+                np.copyto(array, old)
+            self.evaluate(self.current)
+        return result
+
+    # -- the network on the training rows -------------------------------------------------------
+    def ridge(self) -> float:
+        if self.l2 == 0.0:
+            return 0.0
+        return 0.5 * self.l2 * float(np.vdot(self.W1, self.W1) + np.vdot(self.W2, self.W2))
+
+    def evaluate(self, values: _Values) -> float:
+        """One forward pass at the current weights into ``values``; return the loss."""
+        self._forward(
+            self.X, self.W1, self.b1, self.W2, self.b2, self.slope, values.hidden, values.output
+        )
+        self.counts["n_forward"] += 1
+        data_loss = self._square_loss(values.output, self.y, values.output_gradient)
+        values.loss = float(data_loss) + self.ridge()
+        return values.loss
+
+    def accept_trial(self) -> None:
+        self.current, self.trial = self.trial, self.current
+
+    def units_in_hidden_system(self) -> np.ndarray:
+        """Units whose weights change the loss: active somewhere (or leaky) with nonzero output
+        weights."""
+        alive = np.ones(self.W1.shape[1], bool) if self.slope > 0 else self.live_units()
+        return np.flatnonzero(alive & np.any(self.W2 != 0, axis=1))
+
+    def live_units(self) -> np.ndarray:
+        return np.any(self.current.hidden > 0, axis=0)
+
+    # -- output step ----------------------------------------------------------------------------
+    def output_stage(self) -> None:
+        """Re-initialise dead units, then solve the output layer (global minimum)."""
+        hidden = self.current.hidden
+        if self.slope == 0.0:
+            dead = np.flatnonzero(~self.live_units())
+            self.counts["dead_units"] = max(self.counts["dead_units"], dead.size)
+            if dead.size and self.rng is not None:
+                self.reinitialise(dead)
+                self.evaluate(self.trial)
+                hidden = self.trial.hidden
+        W2, b2, singular = _output_weights(hidden, self.y, self.l2)
+        self.counts["n_backward"] += 1
+        self.counts["singular_systems"] += singular
+        np.copyto(self.W2, W2)
+        np.copyto(self.b2, b2)
+        self.evaluate(self.trial)
+        self.accept_trial()
+
+    def reinitialise(self, dead: np.ndarray) -> None:
+        """A new He-uniform direction of the old norm, a bias that makes the unit active on half
+        the rows, and zero output weights (the function does not change)."""
+        bound = math.sqrt(6.0 / self.X.shape[1])
+        for unit in dead:
+            direction = self.rng.uniform(-bound, bound, size=self.X.shape[1])
+            old_norm = float(np.linalg.norm(self.W1[:, unit]))
+            if old_norm > 0.0:
+                direction *= old_norm / np.linalg.norm(direction)
+            self.W1[:, unit] = direction
+            self.b1[unit] = -np.median(self.X @ self.W1[:, unit])
+            self.W2[unit] = 0.0
+
+    # -- hidden step ----------------------------------------------------------------------------
+    def update_sums(self) -> None:
+        """Bring the pattern sums to the current pattern: by the rows that changed, or from
+        scratch when more than a quarter of the entries changed (then that is cheaper)."""
+        active = self.current.hidden > 0
+        if self.sums is None:
+            n_hidden, p = self.W1.shape[1], self.X.shape[1] + 1
+            self.sums = np.empty((n_hidden, n_hidden, p * (p + 1) // 2), dtype=self.X.dtype)
+        elif np.count_nonzero(active != self.sums_pattern) <= active.size // 4:
+            self._update_pattern_sums(self.X, self.sums_pattern, active, self.sums)
+            self.sums_pattern = active
+            return
+        self._pattern_sums(self.X, active, self.sums)
+        self.sums_pattern = active
+
+    def hidden_system(self, units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:math:`A` and :math:`-n\\nabla\\mathcal L` for ``units`` (the others frozen)."""
+        n, d = self.X.shape
+        p = d + 1
+        self.update_sums()
+        if self.slope != 0.0 and self.row_sum is None:
+            self.row_sum = kernels.twolayer.outer_triangles(self.X).sum(axis=0)
+        row_sum = self.row_sum if self.row_sum is not None else np.zeros(1, self.X.dtype)
+        matrix = np.empty((units.size * p, units.size * p), dtype=self.X.dtype)
+        self._gram_from_sums(self.sums, row_sum, self.slope, self.W2 @ self.W2.T, units, matrix)
+        self.counts["n_backward"] += 1
+        everyone = units.size == self.W1.shape[1]
+        W2 = self.W2 if everyone else self.W2[units]
+        active = self.sums_pattern if everyone else self.sums_pattern[:, units]
+        weighted_residual = (self.current.output_gradient @ W2.T) * (-n)  # (Y - f) W2^T
+        rhs = np.where(active, weighted_residual, self.slope * weighted_residual).T @ self.augmented
+        if self.l2 != 0.0:
+            weight_entries = (np.arange(units.size)[:, None] * p + np.arange(d)).ravel()
+            matrix[weight_entries, weight_entries] += n * self.l2
+            rhs[:, :d] -= n * self.l2 * self.W1[:, units].T
+        return matrix, rhs.ravel()
+
+    def hidden_increment(self, units: np.ndarray) -> np.ndarray | None:
+        """:math:`\\Delta` for ``units``, shape ``(len(units), p)``; ``None`` if no system could
+        be solved."""
+        if units.size == 0:
+            return None
+        matrix, rhs = self.hidden_system(units)
+        increment = self.solve_damped(matrix, rhs)
+        return None if increment is None else increment.reshape(units.size, -1)
+
+    def solve_damped(self, matrix: np.ndarray, rhs: np.ndarray) -> np.ndarray | None:
+        """Solve :math:`(A + \\epsilon\\,\\overline{\\mathrm{diag} A}\\, I)\\Delta = r` by
+        Cholesky, with more damping after each failure (counted). ``matrix`` (symmetric) is
+        overwritten: LAPACK factors it in place through its transpose, a Fortran-ordered view,
+        which spares a copy and leaves the strict lower triangle untouched."""
+        diagonal = matrix.diagonal().copy()
+        scale = float(np.mean(diagonal))
+        if not (math.isfinite(scale) and scale > 0.0):
+            self.counts["singular_systems"] += 1
+            return None
+        for damping in (self.damping, *[d for d in _DAMPING_RETRIES if d > self.damping]):
+            np.fill_diagonal(matrix, diagonal + damping * scale)
+            try:
+                factor = scipy.linalg.cho_factor(
+                    matrix.T, lower=True, overwrite_a=True, check_finite=False
+                )
+            except np.linalg.LinAlgError:
+                upper = np.triu_indices(len(matrix), 1)
+                matrix[upper] = matrix.T[upper]  # put back what the failed attempt overwrote
+                continue
+            if damping != self.damping:
+                self.counts["singular_systems"] += 1
+            return scipy.linalg.cho_solve(factor, rhs, check_finite=False)
+        self.counts["singular_systems"] += 1
+        return None
+
+    def joint_stage(self) -> float:
+        """The hidden step as one system, backtracked; return the fraction :math:`\\eta` kept."""
+        units = self.units_in_hidden_system()
+        increment = self.hidden_increment(units)
+        if increment is None:
+            return 0.0
+        old_W1, old_b1 = self.W1[:, units].copy(), self.b1[units].copy()
+        loss_before = self.current.loss
+        eta = 1.0
+        for _ in range(self.max_halvings + 1):
+            self.W1[:, units] = old_W1 + eta * increment[:, :-1].T
+            self.b1[units] = old_b1 + eta * increment[:, -1]
+            trial_loss = self.evaluate(self.trial)
+            if not self.safeguard or trial_loss <= loss_before:
+                self.accept_trial()
+                return eta
+            self.counts["halvings"] += 1
+            eta *= 0.5
+        self.W1[:, units], self.b1[units] = old_W1, old_b1
+        return 0.0
+
+    def per_neuron_stage(self) -> float:
+        """The hidden step unit by unit, each backtracked; return the mean :math:`\\eta` kept."""
+        n, d = self.X.shape
+        augmented = self.augmented
+        hidden, output = self.current.hidden, self.current.output
+        residual = self.y - output
+        ridge_weights = np.zeros(d + 1, dtype=self.X.dtype)
+        ridge_weights[:d] = n * self.l2
+        loss = self.current.loss
+        kept = []
+        for unit in self.units_in_hidden_system():
+            out_weights = self.W2[unit]
+            pattern = np.where(hidden[:, unit] > 0, 1.0, self.slope)
+            curvature = float(out_weights @ out_weights) * pattern**2
+            matrix = (augmented * curvature[:, None]).T @ augmented + np.diag(ridge_weights)
+            old = np.append(self.W1[:, unit], self.b1[unit])
+            rhs = augmented.T @ (pattern * (residual @ out_weights)) - ridge_weights * old
+            self.counts["n_backward"] += 1
+            increment = self.solve_damped(matrix, rhs)
+            if increment is None:
+                continue
+            eta = 1.0
+            for _ in range(self.max_halvings + 1):
+                weights = old + eta * increment
+                column = augmented @ weights
+                column = np.maximum(column, self.slope * column)
+                trial_residual = residual - np.outer(column - hidden[:, unit], out_weights)
+                self.counts["n_forward"] += 1
+                ridge_change = 0.5 * self.l2 * float(weights[:d] @ weights[:d] - old[:d] @ old[:d])
+                trial_loss = 0.5 * float(np.vdot(trial_residual, trial_residual)) / n
+                trial_loss += self.ridge() + ridge_change
+                if not self.safeguard or trial_loss <= loss:
+                    self.W1[:, unit], self.b1[unit] = weights[:d], weights[d]
+                    hidden[:, unit] = column
+                    residual, loss = trial_residual, trial_loss
+                    kept.append(eta)
+                    break
+                self.counts["halvings"] += 1
+                eta *= 0.5
+            else:
+                kept.append(0.0)
+        self.evaluate(self.current)
+        return float(np.mean(kept)) if kept else 0.0
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _output_weights(hidden: np.ndarray, y: np.ndarray, l2: float):
+    """Ridge least squares with an unpenalised intercept; zero weights for all-zero columns.
+    Returns ``(W2, b2, singular)``, ``singular`` 1 when Cholesky failed and lstsq was used."""
+    n, n_hidden = hidden.shape
+    W2 = np.zeros((n_hidden, y.shape[1]), dtype=hidden.dtype)
+    used = np.flatnonzero(np.any(hidden != 0, axis=0))
+    if used.size == 0:
+        return W2, y.mean(axis=0), 0
+    hidden_mean, y_mean = hidden[:, used].mean(axis=0), y.mean(axis=0)
+    centred = hidden[:, used] - hidden_mean
+    targets = y - y_mean
+    matrix = centred.T @ centred
+    matrix.flat[:: len(matrix) + 1] += n * l2
+    singular = 0
+    try:
+        factor = scipy.linalg.cho_factor(matrix, lower=True, check_finite=False)
+        W2[used] = scipy.linalg.cho_solve(factor, centred.T @ targets, check_finite=False)
+    except np.linalg.LinAlgError:
+        singular = 1
+        if l2 > 0.0:
+            centred = np.vstack([centred, math.sqrt(n * l2) * np.eye(used.size)])
+            targets = np.vstack([targets, np.zeros((used.size, y.shape[1]), dtype=y.dtype)])
+        W2[used] = np.linalg.lstsq(centred, targets, rcond=None)[0]
+    b2 = y_mean - hidden_mean @ W2[used]
+    return W2, b2, singular
+
+
+def _check_point(X, y, W1, b1, W2, b2, negative_slope, l2):
+    """Validate the arguments of the public single steps; return the data and weights dicts."""
+    X = check_array(X, "X", ndim=2)
+    y = check_array(y, "y", ndim=(1, 2))
+    check_same_length(X, "X", y, "y")
+    y = y.reshape(len(y), -1)
+    weights = {
+        "W1": check_array(W1, "W1", ndim=2),
+        "b1": check_array(b1, "b1", ndim=1),
+        "W2": check_array(W2, "W2", ndim=2),
+        "b2": check_array(b2, "b2", ndim=1),
+    }
+    d, h, q = X.shape[1], weights["W1"].shape[1], y.shape[1]
+    expected = {"W1": (d, h), "b1": (h,), "W2": (h, q), "b2": (q,)}
+    for name, shape in expected.items():
+        if weights[name].shape != shape:
+            raise ValueError(f"{name} must have shape {shape}, got {weights[name].shape}")
+    check_float(negative_slope, "negative_slope", low=0.0, high=1.0, high_inclusive=False)
+    check_float(l2, "l2", low=0.0)
+    return {"X": X, "y": y}, weights
+
+
+def _check_bool(value, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _check_memory(shape, network, hidden_step, backend, itemsize, max_memory) -> None:
+    n, d = shape
+    h, q = network.hidden_layer_sizes[0], network.n_outputs
+    need = memory_estimate(n, d, h, q, hidden_step, backend, itemsize)
+    if need["total"] <= max_memory:
+        return
+    p = d + 1
+    if hidden_step == "joint":
+        what = (
+            f"the joint hidden step would build a {h * p} x {h * p} system ({h} units of {p} "
+            f"weights): {_megabytes(need['system'])} for the matrix and its factor, "
+            f"{_megabytes(need['total'])} in all"
+        )
+    else:
+        what = f"the per-neuron hidden step would need {_megabytes(need['total'])}"
+    per_neuron = memory_estimate(n, d, h, q, "per_neuron", backend, itemsize)["total"]
+    if hidden_step == "joint" and per_neuron <= max_memory:
+        advice = (
+            f"The per-neuron variant (hidden_step='per_neuron') solves {h} systems of {p} x {p} "
+            f"in turn and needs about {_megabytes(per_neuron)}: it fits."
+        )
+    else:
+        advice = "No variant fits: use fewer training rows or hidden units."
+    raise ValueError(
+        f"max_memory: {what}, more than max_memory = {max_memory} bytes "
+        f"({_megabytes(max_memory)}). {advice} Or raise max_memory."
+    )
+
+
+def _megabytes(n_bytes: int) -> str:
+    return f"{n_bytes / 1e6:.3g} MB"
+
+
+def _add_iteration_columns(history: History) -> None:
+    """Add the per-iteration columns to ``history["epochs"]``, ``nan`` for earlier epochs."""
+    epochs = history["epochs"]
+    for key in ITERATION_COLUMNS:
+        if key not in epochs:
+            epochs[key] = [math.nan] * len(epochs["train_loss"])
+
+
+def pad_iteration_columns(history: History) -> None:
+    """Give the per-iteration columns ``nan`` for epochs recorded after them by a gradient method,
+    so that every per-epoch list has one entry per epoch."""
+    epochs = history["epochs"]
+    for key in ITERATION_COLUMNS:
+        if key in epochs:
+            epochs[key] += [math.nan] * (len(epochs["train_loss"]) - len(epochs[key]))
+
+
+@contextlib.contextmanager
+def _blas_threads(threads: int | None):
+    """Limit BLAS and LAPACK to ``threads`` inside the block (if ``threadpoolctl`` is there)."""
+    if threads is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        yield
+        return
+    with threadpool_limits(limits=threads, user_api="blas"):
+        yield
+
+
+_WARM: set = set()
+
+
+def _warm_up(dtype) -> None:
+    """Load (or compile) this solver's kernels for ``dtype`` once per process, before timing."""
+    dtype = np.dtype(dtype)
+    if dtype in _WARM:
+        return
+    twolayer = kernels.twolayer
+    X, output = np.ones((2, 1), dtype), np.ones((2, 1), dtype)
+    matrix, active = np.ones((1, 1), dtype), np.ones((2, 1), bool)
+    sums, row_sum = np.zeros((1, 1, 3), dtype), np.zeros(3, dtype)
+    twolayer.pattern_sums(X, active, sums)
+    twolayer.update_pattern_sums(X, active, ~active, sums)
+    units, gram = np.zeros(1, np.int64), np.empty((2, 2), dtype)
+    twolayer.gram_from_sums(sums, row_sum, 0.0, matrix, units, gram)
+    kernels.dense.square_loss(output, output, output.copy())
+    _WARM.add(dtype)
