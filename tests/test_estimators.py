@@ -207,6 +207,8 @@ def test_bad_data_is_named(X, y, argument, error):
         ({"l2": -0.1}, "l2", ValueError),
         ({"l2": float("nan")}, "l2", ValueError),
         ({"negative_slope": -0.1}, "negative_slope", ValueError),
+        ({"record_optimality": -1}, "record_optimality", ValueError),
+        ({"record_optimality": 0.5}, "record_optimality", TypeError),
         ({"dtype": "int32"}, "dtype", ValueError),
         ({"random_state": "seed"}, "random_state", TypeError),
         ({"random_state": -1}, "random_state", ValueError),
@@ -242,3 +244,17 @@ def test_bad_input_after_fit_is_named():
 def test_bad_labels_are_named(y, argument, error):
     with pytest.raises(error, match=argument):
         relustep.MLPClassifier((3,), epochs=1).fit(X_GOOD, y)
+
+
+def test_record_optimality_scores_each_step_against_the_exact_line_search():
+    X, y = regression_data()
+    model = relustep.ReLURegressor(
+        (6,), step="constant", epochs=2, batch_size=40, record_optimality=True, random_state=0
+    ).fit(X, y)
+    ratios = np.array(model.history_["optimality"])
+    assert len(ratios) == model.t_ and np.all(np.isfinite(ratios))
+    assert np.all(ratios <= 1 + 1e-9)  # no step beats the best step along its own direction
+    exact = relustep.ReLURegressor(
+        (6,), step="exact", epochs=1, batch_size=40, record_optimality=True, random_state=0
+    ).fit(X, y)
+    np.testing.assert_allclose(exact.history_["optimality"], 1.0, rtol=1e-6)

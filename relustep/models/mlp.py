@@ -64,6 +64,12 @@ _SHARED_PARAMETERS = """
         runs.
     verbose : bool, default False
         Show a progress bar on runs longer than two seconds.
+    record_optimality : bool or int, default False
+        Every this many steps (``True``: every step), record in ``history_["optimality"]`` the
+        decrease the step achieved on its batch as a fraction of the best decrease along the same
+        direction, from :class:`relustep.steps.ExactLineSearch` (exact for one hidden layer and
+        the square loss, numerical otherwise). The oracle's passes and time are not charged to
+        the step.
     hidden_step : {"joint", "per_neuron"}, default "joint"
         ``solver="analytic"`` only: solve the hidden layer as one system of size ``h (d + 1)``,
         or unit by unit.
@@ -126,6 +132,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         dtype: str = "float64",
         random_state=None,
         verbose: bool = False,
+        record_optimality: bool | int = False,
         hidden_step: str = "joint",
         safeguard: bool = True,
         tol: float = 1e-6,
@@ -142,6 +149,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.record_optimality = record_optimality
         self.hidden_step = hidden_step
         self.safeguard = safeguard
         self.tol = tol
@@ -168,6 +176,8 @@ class _DenseNetworkEstimator(BaseEstimator):
         self._hidden_sizes()
         steps.get(self.step)
         check_random_state(self.random_state)
+        if not isinstance(self.record_optimality, bool | np.bool_):
+            check_int(self.record_optimality, "record_optimality", low=0)
 
     def _check_solver_settings(self) -> None:
         check_choice(self.hidden_step, "hidden_step", analytic.HIDDEN_STEPS)
@@ -274,6 +284,7 @@ class _DenseNetworkEstimator(BaseEstimator):
             validation=validation,
             verbose=self.verbose,
             description=type(self).__name__,
+            record_optimality=self.record_optimality,
         )
 
     def _solve(self, X, y, iterations: int, validation) -> float:

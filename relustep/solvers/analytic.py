@@ -428,8 +428,7 @@ def solve(
     backend : {"numba", "numpy"}
         The kernels of :mod:`relustep.kernels.twolayer`, or their NumPy twins.
     blas_threads : int or None
-        Threads for BLAS and LAPACK during the run (through ``threadpoolctl``, when it is
-        installed); ``None`` leaves them as they are. One by default: the solver's products and
+        Threads for BLAS and LAPACK during the run (through ``threadpoolctl``); ``None`` leaves them as they are. One by default: the solver's products and
         factorisations have a few hundred rows and columns, and on a two-core machine shared
         with other jobs, OpenBLAS's default two threads made whole runs 14 to 77 times slower
         in two measurements (``bench/bench_analytic.py``, part ``threads``): its threads wait
@@ -1120,15 +1119,12 @@ def pad_iteration_columns(history: History) -> None:
 
 @contextlib.contextmanager
 def _blas_threads(threads: int | None):
-    """Limit BLAS and LAPACK to ``threads`` inside the block (if ``threadpoolctl`` is there)."""
+    """Limit BLAS and LAPACK to ``threads`` inside the block (``None``: leave them alone)."""
     if threads is None:
         yield
         return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        yield
-        return
+    from threadpoolctl import threadpool_limits
+
     with threadpool_limits(limits=threads, user_api="blas"):
         yield
 
