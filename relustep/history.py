@@ -11,7 +11,9 @@ A :class:`History` is a dict. Its per-step entries are lists of equal length, on
 ``"seconds"``
     the wall time of the step;
 
-plus one entry per fallback a step rule may take (1 on the steps that took it). Its ``"epochs"``
+plus one entry per fallback a step rule may take (1 on the steps that took it), one per value a
+rule logs (such as a trial step or a curvature; ``nan`` where not measured), and ``"optimality"``
+when it is recorded (the step's decrease as a fraction of the best along its direction). Its ``"epochs"``
 entry holds per-epoch lists: ``"train_loss"`` (the loss on the whole training set after the epoch),
 ``"val_loss"`` (on the validation data, ``nan`` when there is none), ``"seconds"`` (cumulative
 training time, measurements excluded) and ``"step"`` (how many steps had been taken).
@@ -56,6 +58,13 @@ class History(dict):
         for key in fallbacks:
             if key not in self:
                 self[key] = [0] * len(self)
+
+    def add_logged(self, names) -> None:
+        """Add columns for per-step values not seen yet (a rule's logged values, the
+        optimality), ``nan`` for the steps already recorded: they were not measured there."""
+        for key in names:
+            if key not in self:
+                self[key] = [math.nan] * len(self)
 
     def record_step(self, values: dict) -> None:
         """Append one step; ``values`` must name every per-step entry."""

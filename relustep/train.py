@@ -73,7 +73,8 @@ class Stepper:
         self.theta, self.rule, self.history = theta, rule, history
         self.gradient = np.empty_like(theta)
         self.last_finite = theta.copy()
-        history.add_fallbacks((*rule.fallbacks, *rule.logged))
+        history.add_fallbacks(rule.fallbacks)
+        history.add_logged(rule.logged)
         if isinstance(record_optimality, bool | np.bool_):
             record_optimality = int(record_optimality)
         self.optimality_every = check_int(record_optimality, "record_optimality", low=0)
@@ -81,7 +82,7 @@ class Stepper:
         self.oracle_seconds = 0.0
         if self.oracle is not None:
             self.oracle.start(theta.size, theta.dtype)
-            history.add_fallbacks(("optimality",))
+            history.add_logged(("optimality",))
 
     def step(self, objective, gtol: float | None = None) -> float | None:
         """Take one step on ``objective``; return the loss at the starting point.

@@ -41,8 +41,8 @@ def explicit_Z(X, W1, b1, W2, slope):
 
 
 def weight_rows(h, d, n, l2):
-    """Rows that add (n l2 / 2)... the ridge on the weights of every unit, not its bias, to a
-    least-squares problem in the unit-major order of the hidden step."""
+    """Rows that add n l2 times the squared weights of every unit, not its bias, to a
+    least-squares problem in the unit-major order of the hidden step (the ridge, times 2 n)."""
     p = d + 1
     penalised = np.flatnonzero(np.arange(h * p) % p < d)
     rows = np.zeros((penalised.size, h * p))
@@ -124,6 +124,33 @@ def test_hidden_system_is_ZtZ_and_minus_n_times_the_gradient(slope, q, backend):
     gradient = network.layout.views(network.loss_and_gradient(theta, X, y)[1])
     expected = -n * np.vstack([gradient["W1"], gradient["b1"]]).T.ravel()
     np.testing.assert_allclose(rhs, expected, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("slope, q, l2", [(0.0, 1, 0.0), (0.2, 2, 0.05)])
+def test_per_neuron_step_is_lstsq_for_each_unit_in_turn(slope, q, l2):
+    """Unit j's system (a diagonal block) is the least-squares fit of u_j alone, pattern frozen,
+    against the residual left by the units before it."""
+    X, y, W1, b1, W2, b2 = random_point(q=q, seed=6)
+    n, d = X.shape
+    weights = {"W1": W1.copy(), "b1": b1.copy(), "W2": W2, "b2": b2}
+    solver = analytic._Solver({"X": X, "y": y}, weights, slope, l2, safeguard=False)
+    solver.per_neuron_stage()
+    augmented = np.hstack([X, np.ones((n, 1))])
+    units = np.vstack([W1, b1])  # column j is u_j
+    for j in range(W1.shape[1]):
+        others = np.delete(np.arange(W1.shape[1]), j)
+        z_others = augmented @ units[:, others]
+        rest = np.maximum(z_others, slope * z_others) @ W2[others] + b2
+        pattern = np.where(augmented @ units[:, j] > 0, 1.0, slope)
+        design = np.concatenate(
+            [np.outer(pattern * W2[j, k], np.ones(d + 1)) * augmented for k in range(q)]
+        )
+        target = (y - rest).T.ravel()
+        design = np.vstack([design, math.sqrt(n * l2) * np.eye(d + 1)[:d]])
+        target = np.concatenate([target, np.zeros(d)])
+        units[:, j] = np.linalg.lstsq(design, target, rcond=None)[0]
+    np.testing.assert_allclose(weights["W1"], units[:d], rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(weights["b1"], units[d], rtol=1e-8, atol=1e-10)
 
 
 # -- the algorithm -------------------------------------------------------------------------------
@@ -253,6 +280,28 @@ def test_warm_start_epochs_come_first():
     assert np.all(np.isnan(epochs["halvings"][:2])) and not np.any(np.isnan(epochs["halvings"][2:]))
     assert epochs["step"][1] == 2 * math.ceil(200 / 32)  # mini-batch steps of the warm start
     assert fit.n_iter == 3
+
+
+def test_iterations_after_a_warm_start_leave_the_rules_values_empty():
+    """A solver iteration has no trial step, curvature or optimality (nan), and no fallback."""
+    data = teacher_network(200, 3, 4, noise=0.1, random_state=0)
+    model = relustep.ReLURegressor(
+        (4,),
+        solver="analytic",
+        step="qlab",
+        epochs=2,
+        warm_start_epochs=1,
+        batch_size=50,
+        record_optimality=True,
+        random_state=0,
+    ).fit(data.X_train, data.y_train)
+    history = model.history_
+    warm, iterations = slice(0, 4), slice(4, None)
+    assert len(history) == 4 + 2
+    for key in ("trial_step", "curvature", "optimality"):
+        assert np.all(np.isfinite(history[key][warm])), key
+        assert np.all(np.isnan(history[key][iterations])), key
+    assert history["not_descent"][iterations] == [0, 0]
 
 
 def test_dead_units_are_reinitialised_or_left_out():

@@ -130,3 +130,13 @@ def test_history_json_round_trip(tmp_path):
     history.to_csv(tmp_path / "epochs.csv", which="epochs")
     assert (tmp_path / "steps.csv").read_text().splitlines()[0].startswith("index,loss")
     assert len((tmp_path / "epochs.csv").read_text().splitlines()) == 2
+
+
+def test_columns_added_later_are_zero_for_counts_and_nan_for_values():
+    history = History()
+    history.record_step(
+        {"loss": 1.0, "step_size": 0.1, "n_forward": 1, "n_backward": 1, "seconds": 0.0}
+    )
+    history.add_fallbacks(("skipped",))
+    history.add_logged(("curvature",))
+    assert history["skipped"] == [0] and math.isnan(history["curvature"][0])

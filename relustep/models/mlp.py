@@ -69,7 +69,8 @@ _SHARED_PARAMETERS = """
         decrease the step achieved on its batch as a fraction of the best decrease along the same
         direction, from :class:`relustep.steps.ExactLineSearch` (exact for one hidden layer and
         the square loss, numerical otherwise). The oracle's passes and time are not charged to
-        the step.
+        the step. With ``solver="analytic"`` only the warm-start steps are scored (an iteration
+        of the solver searches no line: ``nan``).
     hidden_step : {"joint", "per_neuron"}, default "joint"
         ``solver="analytic"`` only: solve the hidden layer as one system of size ``h (d + 1)``,
         or unit by unit.

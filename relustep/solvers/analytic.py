@@ -27,6 +27,9 @@ s(z) z`, :math:`s(z) = 1` for :math:`z > 0` and :math:`a` otherwise (:math:`0 \l
     + \frac{\lambda}{2} \left( \lVert W_1 \rVert_F^2 + \lVert W_2 \rVert_F^2 \right).
 
 :math:`S` (:math:`n \times h`, entries in :math:`\{a, 1\}`) is the *activation pattern*.
+One ridge coefficient :math:`\lambda` serves both layers (relustep's choice, so that the loss is
+the gradient-trained network's ``l2``; separate coefficients would change only the
+:math:`n\lambda` terms of each step).
 
 **Output step** (:math:`U` fixed). :math:`f` is linear in :math:`(W_2, b_2)`, so the minimum is a
 ridge regression on the features :math:`H` with an unpenalised intercept. Setting the gradient to
@@ -141,6 +144,7 @@ from relustep._validation import (
 from relustep.history import History
 from relustep.models.dense import DenseReLUNetwork
 from relustep.progress import ProgressBar
+from relustep.steps.base import RULES
 from relustep.train import DivergenceError, evaluate_loss, train
 
 HIDDEN_STEPS = ("joint", "per_neuron")
@@ -428,11 +432,12 @@ def solve(
     backend : {"numba", "numpy"}
         The kernels of :mod:`relustep.kernels.twolayer`, or their NumPy twins.
     blas_threads : int or None
-        Threads for BLAS and LAPACK during the run (through ``threadpoolctl``); ``None`` leaves them as they are. One by default: the solver's products and
-        factorisations have a few hundred rows and columns, and on a two-core machine shared
-        with other jobs, OpenBLAS's default two threads made whole runs 14 to 77 times slower
-        in two measurements (``bench/bench_analytic.py``, part ``threads``): its threads wait
-        for a core that another job holds.
+        Threads for BLAS and LAPACK during the run (through ``threadpoolctl``); ``None`` leaves
+        them as they are. One by default: the solver's products and factorisations have a few
+        hundred rows and columns, and on a two-core machine shared with other jobs, OpenBLAS's
+        default two threads made whole runs 14 to 77 times slower in two measurements
+        (``bench/bench_analytic.py``, part ``threads``): its threads wait for a core that another
+        job holds.
 
     Returns
     -------
@@ -454,7 +459,9 @@ def solve(
     over units for ``"per_neuron"``; ``n_forward``: forward passes over all training rows,
     trial points included; ``n_backward``: passes that assemble a linear system; ``seconds``)
     and one per-epoch entry (``train_loss`` after the iteration, ``val_loss``, cumulative
-    ``seconds``, and the :data:`ITERATION_COLUMNS`).
+    ``seconds``, and the :data:`ITERATION_COLUMNS`). With ``"per_neuron"`` each unit's system
+    and each of its trial points count as a whole pass although they touch one unit's column
+    only: its passes overstate the work, by up to :math:`h` times.
     """
     if network.n_layers != 2 or network.loss_name != "square":
         raise ValueError(
@@ -541,7 +548,7 @@ def _iterate(
             counts = solver.take_counts()
             history.record_step(
                 {
-                    **dict.fromkeys(history.step_keys, 0),
+                    **_columns_of_gradient_steps(history),
                     "loss": loss_start,
                     "step_size": step_size,
                     "n_forward": counts.pop("n_forward"),
@@ -1098,6 +1105,14 @@ def _check_memory(shape, network, hidden_step, backend, itemsize, max_memory) ->
 
 def _megabytes(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.3g} MB"
+
+
+def _columns_of_gradient_steps(history: History) -> dict:
+    """Values for the per-step columns a warm start's step rule added, which an iteration of the
+    solver has no use for: 0 for its fallback counts (nothing fell back), ``nan`` for the values
+    a rule logs (a trial step, a curvature) and for ``optimality`` (no line was searched)."""
+    measured = {"optimality"}.union(*(rule.logged for rule in RULES.values()))
+    return {key: math.nan if key in measured else 0 for key in history.step_keys}
 
 
 def _add_iteration_columns(history: History) -> None:

@@ -37,7 +37,8 @@ class LQA(ParabolaStepRule):
     delta_rule : {"previous", "fixed"}
         ``"previous"``: after the first step, :math:`\delta_t = \alpha_{t-1}`, the last step
         taken, so the probes follow the scale of the steps (relustep's default); ``"fixed"``:
-        :math:`\delta` throughout.
+        :math:`\delta` throughout, except that a non-finite value or an uphill estimate
+        shrinks it for good (see ``shrink``).
     concave_factor : float
         On curvature :math:`\le 0` the step is ``concave_factor`` :math:`\times\,\delta`
         (1.05, one of the official codes' choices; another uses :math:`|\alpha|`).
