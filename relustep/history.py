@@ -13,10 +13,11 @@ A :class:`History` is a dict. Its per-step entries are lists of equal length, on
 
 plus one entry per fallback a step rule may take (1 on the steps that took it), one per value a
 rule logs (such as a trial step or a curvature; ``nan`` where not measured), and ``"optimality"``
-when it is recorded (the step's decrease as a fraction of the best along its direction). Its ``"epochs"``
-entry holds per-epoch lists: ``"train_loss"`` (the loss on the whole training set after the epoch),
-``"val_loss"`` (on the validation data, ``nan`` when there is none), ``"seconds"`` (cumulative
-training time, measurements excluded) and ``"step"`` (how many steps had been taken).
+when it is recorded (the step's decrease as a fraction of the best along its direction).
+Its ``"epochs"`` entry holds per-epoch lists: ``"train_loss"`` (the loss on the whole training
+set after the epoch), ``"val_loss"`` (on the validation data, ``nan`` when there is none),
+``"seconds"`` (cumulative training time, measurements excluded) and ``"step"`` (how many steps
+had been taken).
 """
 
 from __future__ import annotations
