@@ -11,8 +11,9 @@ Goal (issue 2): relustep's epoch at most 0.8 of scikit-learn's.
 
 What is timed on each side is the same work: ``n / batch`` Adam steps, each a forward and a
 backward pass on a shuffled mini-batch. scikit-learn's ``fit`` with ``max_iter=1`` also
-accumulates the batch losses; relustep's ``fit`` also evaluates the loss on the whole training
-set after the epoch (one extra forward pass), so it is timed both with and without that.
+accumulates the batch losses, which is what relustep's ``fit`` does with ``epoch_loss="batches"``
+(the same work); by default (``epoch_loss="full"``) it also evaluates the loss on the whole
+training set after the epoch, one more forward pass, timed too.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ def sklearn_epoch(X, y, hidden, batch_size):
         model.fit(X, y)
 
 
-def relustep_fit(X, y, hidden, batch_size):
-    relustep.ReLURegressor(hidden, step="adam", epochs=1, batch_size=batch_size,
-                           random_state=0).fit(X, y)
+def relustep_fit(X, y, hidden, batch_size, epoch_loss="full"):
+    relustep.ReLURegressor(
+        hidden, step="adam", epochs=1, batch_size=batch_size, epoch_loss=epoch_loss, random_state=0
+    ).fit(X, y)
 
 
 def relustep_steps_only(X, y, hidden, batch_size, backend="numba"):
@@ -66,16 +68,27 @@ def relustep_steps_only(X, y, hidden, batch_size, backend="numba"):
     theta = network.init_parameters(rng)
     rule = relustep.steps.Adam()
     rule.start(theta.size)
-    train(network, theta, X, y, rule, History(), epochs=1, batch_size=batch_size, rng=rng,
-          evaluate=False)
+    train(
+        network,
+        theta,
+        X,
+        y,
+        rule,
+        History(),
+        epochs=1,
+        batch_size=batch_size,
+        rng=rng,
+        epoch_loss="none",
+    )
 
 
 def matmul_floor(X, y, hidden, batch_size):
     """The matrix products of one epoch alone: forward, and the two backward products a layer."""
     rng = np.random.default_rng(0)
     sizes = (X.shape[1], *hidden, y.shape[1])
-    weights = [rng.normal(size=(a, b)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:],
-                                                                   strict=True)]
+    weights = [
+        rng.normal(size=(a, b)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+    ]
     for start in range(0, len(X), batch_size):
         activations = [X[start : start + batch_size]]
         for w in weights:
@@ -100,7 +113,10 @@ def measure(cases: dict, repeats: int) -> dict:
 def run_case(title, X, y, hidden, batch_size, repeats):
     cases = {
         "scikit-learn MLPRegressor": lambda: sklearn_epoch(X, y, hidden, batch_size),
-        "relustep fit": lambda: relustep_fit(X, y, hidden, batch_size),
+        "relustep fit, epoch_loss='batches'": lambda: relustep_fit(
+            X, y, hidden, batch_size, "batches"
+        ),
+        "relustep fit, epoch_loss='full'": lambda: relustep_fit(X, y, hidden, batch_size),
         "relustep steps only": lambda: relustep_steps_only(X, y, hidden, batch_size),
         "relustep steps, NumPy twin kernels": lambda: relustep_steps_only(
             X, y, hidden, batch_size, backend="numpy"
@@ -110,11 +126,13 @@ def run_case(title, X, y, hidden, batch_size, repeats):
     median = measure(cases, repeats)
     reference = median["scikit-learn MLPRegressor"]
     floor = median["matrix products alone"]
-    print(f"\n{title}: X {X.shape}, hidden {hidden}, outputs {y.shape[1]}, batch {batch_size}, "
-          f"median of {repeats}")
-    print(f"  {'':38s} {'/ scikit-learn':>15s} {'/ matmul floor':>15s}")
+    print(
+        f"\n{title}: X {X.shape}, hidden {hidden}, outputs {y.shape[1]}, batch {batch_size}, "
+        f"median of {repeats}"
+    )
+    print(f"  {'':40s} {'/ scikit-learn':>15s} {'/ matmul floor':>15s}")
     for name, seconds in median.items():
-        print(f"  {name:38s} {seconds / reference:15.2f} {seconds / floor:15.2f}")
+        print(f"  {name:40s} {seconds / reference:15.2f} {seconds / floor:15.2f}")
 
 
 def main():
@@ -124,11 +142,12 @@ def main():
     mnist = relustep.datasets.load("mnist")
     one_hot = np.eye(10)[mnist.y_train]
     run_case("MNIST subset, one-hot targets", mnist.X_train, one_hot, (256,), 200, args.repeats)
-    run_case("MNIST subset, two hidden layers", mnist.X_train, one_hot, (256, 128), 64,
-             args.repeats)
+    run_case(
+        "MNIST subset, two hidden layers", mnist.X_train, one_hot, (256, 128), 64, args.repeats
+    )
     concrete = relustep.datasets.load("concrete")
     run_case("concrete", concrete.X_train, concrete.y_train[:, None], (64,), 32, args.repeats)
-    print("\nGoal: relustep fit / scikit-learn <= 0.8")
+    print("\nGoal: relustep's epoch / scikit-learn's epoch (the same work) <= 0.8")
 
 
 if __name__ == "__main__":

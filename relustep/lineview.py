@@ -355,7 +355,7 @@ def capture_line(
             epochs=epochs,
             batch_size=batch_size,
             rng=rng,
-            evaluate=False,
+            epoch_loss="none",
         )
     except _StopReplay:
         pass

@@ -208,6 +208,7 @@ def test_bad_data_is_named(X, y, argument, error):
         ({"l2": float("nan")}, "l2", ValueError),
         ({"negative_slope": -0.1}, "negative_slope", ValueError),
         ({"record_optimality": -1}, "record_optimality", ValueError),
+        ({"epoch_loss": "mean"}, "epoch_loss", ValueError),
         ({"record_optimality": 0.5}, "record_optimality", TypeError),
         ({"dtype": "int32"}, "dtype", ValueError),
         ({"random_state": "seed"}, "random_state", TypeError),
@@ -258,3 +259,17 @@ def test_record_optimality_scores_each_step_against_the_exact_line_search():
         (6,), step="exact", epochs=1, batch_size=40, record_optimality=True, random_state=0
     ).fit(X, y)
     np.testing.assert_allclose(exact.history_["optimality"], 1.0, rtol=1e-6)
+
+
+def test_epoch_loss_batches_is_the_mean_of_the_batch_losses():
+    X, y = regression_data(n=100)
+    model = relustep.ReLURegressor(
+        (5,), epochs=2, batch_size=30, epoch_loss="batches", random_state=0
+    ).fit(X, y)
+    sizes = np.array([30, 30, 30, 10])
+    losses = np.array(model.history_["loss"]).reshape(2, 4)
+    np.testing.assert_allclose(
+        model.history_["epochs"]["train_loss"], losses @ sizes / 100, rtol=1e-14
+    )
+    full = relustep.ReLURegressor((5,), epochs=2, batch_size=30, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(full.parameters_, model.parameters_)  # same training

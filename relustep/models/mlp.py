@@ -64,6 +64,12 @@ _SHARED_PARAMETERS = """
         runs.
     verbose : bool, default False
         Show a progress bar on runs longer than two seconds.
+    epoch_loss : {"full", "batches"}, default "full"
+        The training loss recorded after each epoch in ``history_["epochs"]["train_loss"]``:
+        ``"full"`` evaluates it on the whole training set at the epoch's final parameters (one
+        more forward pass over the data, not counted in the epoch's seconds); ``"batches"``
+        averages the epoch's batch losses, as scikit-learn's ``loss_curve_`` does (free, but
+        each batch's loss is taken at a different point).
     record_optimality : bool or int, default False
         Every this many steps (``True``: every step), record in ``history_["optimality"]`` the
         decrease the step achieved on its batch as a fraction of the best decrease along the same
@@ -109,8 +115,9 @@ _SHARED_ATTRIBUTES = """
     t_ : int
         Steps taken (with ``solver="analytic"``, each iteration is one step).
     loss_ : float
-        Training loss after the last epoch (with ``solver="analytic"``: of the parameters kept,
-        the iterate with the lowest training loss)."""
+        Training loss of the last epoch, as ``epoch_loss`` measures it (with
+        ``solver="analytic"``: of the parameters kept, the iterate with the lowest training
+        loss)."""
 
 
 class _DenseNetworkEstimator(BaseEstimator):
@@ -133,6 +140,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         dtype: str = "float64",
         random_state=None,
         verbose: bool = False,
+        epoch_loss: str = "full",
         record_optimality: bool | int = False,
         hidden_step: str = "joint",
         safeguard: bool = True,
@@ -150,6 +158,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.epoch_loss = epoch_loss
         self.record_optimality = record_optimality
         self.hidden_step = hidden_step
         self.safeguard = safeguard
@@ -177,6 +186,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         self._hidden_sizes()
         steps.get(self.step)
         check_random_state(self.random_state)
+        check_choice(self.epoch_loss, "epoch_loss", ("full", "batches"))
         if not isinstance(self.record_optimality, bool | np.bool_):
             check_int(self.record_optimality, "record_optimality", low=0)
 
@@ -285,6 +295,7 @@ class _DenseNetworkEstimator(BaseEstimator):
             validation=validation,
             verbose=self.verbose,
             description=type(self).__name__,
+            epoch_loss=self.epoch_loss,
             record_optimality=self.record_optimality,
         )
 
