@@ -8,6 +8,7 @@ only when a section runs, so ``import relustep`` stays light.
 
 SECTIONS = {
     "baselines": "relustep.experiments.baselines",
+    "rbm": "relustep.experiments.rbm",
     "analytic": "relustep.experiments.analytic",
     "linesearch": "relustep.experiments.linesearch",
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relustep.kernels import dense, linesearch, steps, twolayer
+from relustep.kernels import dense, linesearch, rbm, steps, twolayer
 
 KERNELS = {
     "relu_backward": (dense.relu_backward, dense.relu_backward_numpy),
@@ -21,6 +21,11 @@ KERNELS = {
     "adam_direction": (steps.adam_direction, steps.adam_direction_numpy),
     "momentum_direction": (steps.momentum_direction, steps.momentum_direction_numpy),
     "step_along": (steps.step_along, steps.step_along_numpy),
+    "rbm_transfer": (rbm.transfer, rbm.transfer_numpy),
+    "rbm_local_errors": (rbm.local_errors, rbm.local_errors_numpy),
+    "golovko_sums": (rbm.golovko_sums, rbm.golovko_sums_numpy),
+    "zero_crossings": (rbm.zero_crossings, rbm.zero_crossings_numpy),
+    "rbm_online_epoch": (rbm.online_epoch, rbm.online_epoch_numpy),
     "quartic_sweep": (linesearch.quartic_sweep, linesearch.quartic_sweep_numpy),
     "sorted_breakpoints": (linesearch.sorted_breakpoints, linesearch.sorted_breakpoints_numpy),
     "two_layer_forward": (twolayer.two_layer_forward, twolayer.two_layer_forward_numpy),

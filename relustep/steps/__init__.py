@@ -13,6 +13,7 @@ from relustep.steps.adam import Adam
 from relustep.steps.base import RULES, Line, StepRule
 from relustep.steps.constant import Constant
 from relustep.steps.exact import ExactLineSearch
+from relustep.steps.golovko import Golovko
 from relustep.steps.lqa import LQA
 from relustep.steps.momentum import Momentum
 from relustep.steps.qlab import QLAB
@@ -25,6 +26,7 @@ __all__ = [
     "Adam",
     "Constant",
     "ExactLineSearch",
+    "Golovko",
     "Line",
     "Momentum",
     "StepRule",

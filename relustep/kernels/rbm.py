@@ -1,0 +1,462 @@
+r"""Kernels of the RBM chain and of its analytic step, each beside its NumPy twin.
+
+The chain of :mod:`relustep.models.rbm` alternates matrix products (left to BLAS) with elementwise
+work: apply the transfer function, maybe sample, take the derivative once, then form the
+difference with the previous state, mask it and add up its square. Each kernel here fuses one such
+stretch into one pass. :func:`online_epoch` runs a whole epoch with a batch of one sample inside
+one kernel, where the per-sample Python overhead would otherwise dominate.
+
+Units are named by small integers, because a kernel takes no strings:
+
+========  =====================================================  ===============================
+code      transfer :math:`F(S)`                                  derivative used :math:`F'`
+========  =====================================================  ===============================
+LINEAR    :math:`S`                                              1
+RELU      :math:`\max(0, S)`                                     :math:`1[S > 0]`
+SIGMOID   :math:`\sigma(S)`, or a Bernoulli sample of it          :math:`\sigma(S)(1-\sigma(S))`
+NRELU     :math:`\max(0, S + \sqrt{\sigma(S)}\,\nu)`,             :math:`1[S + \sqrt{\sigma(S)}\,\nu
+          :math:`\nu \sim N(0, 1)` (Nair and Hinton 2010)        > 0]`
+BINARY    a Bernoulli sample of :math:`\sigma(S)`                 :math:`\sigma(S)(1-\sigma(S))`
+========  =====================================================  ===============================
+
+For NRELU the noisy sum :math:`S + \sqrt{\sigma(S)}\nu` is kept in ``pre`` (its sign is the mask);
+the noise scale is treated as a constant when differentiating. Random numbers (``noise``) are drawn
+by the caller with a NumPy Generator: standard normal for NRELU, uniform on [0, 1) for the
+Bernoulli units; an empty ``(0, 0)`` array when a layer is not sampled.
+
+The exponentials of the sigmoid are computed by NumPy (:func:`apply_transfer`), whose vectorised
+``exp`` is about five times faster than Numba's scalar one (Numba vectorises ``exp`` only with
+Intel's SVML, which relustep does not require); the kernel receives :math:`e^{-S}` in ``slope``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from relustep.kernels._jit import jit
+
+LINEAR, RELU, SIGMOID, NRELU, BINARY = 0, 1, 2, 3, 4
+UNIT_CODES = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "nrelu": NRELU, "binary": BINARY}
+STEP_CONSTANT, STEP_GOLOVKO = 0, 1
+#: status codes written per step by :func:`online_epoch`
+STEP_TAKEN, NOTHING_TO_LEARN, NON_FINITE, NOT_DESCENT = 0, 1, 2, 3
+
+
+def _sigmoid_numpy(pre: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-pre))
+
+
+def derivative_numpy(pre: np.ndarray, kind: int) -> np.ndarray:
+    """The derivative :math:`F'` of the transfer ``kind`` at the pre-activations ``pre``."""
+    if kind == LINEAR:
+        return np.ones_like(pre)
+    if kind in (RELU, NRELU):
+        return (pre > 0).astype(pre.dtype)
+    probability = _sigmoid_numpy(pre)
+    return probability * (1.0 - probability)
+
+
+def needs_exponential(kind: int, sampled: bool) -> bool:
+    """Whether the transfer ``kind`` uses :math:`e^{-S}` (sigmoid units, sampled noisy ReLU)."""
+    return kind in (SIGMOID, BINARY) or (kind == NRELU and sampled)
+
+
+def apply_transfer(
+    kernel,
+    pre: np.ndarray,
+    bias: np.ndarray,
+    noise: np.ndarray,
+    kind: int,
+    out: np.ndarray,
+    slope: np.ndarray,
+) -> None:
+    """Add ``bias`` to the products in ``pre``, put :math:`e^{-S}` into ``slope`` where the
+    transfer needs it (NumPy's vectorised exp), then run ``kernel`` (:func:`transfer` or
+    :func:`transfer_numpy`)."""
+    pre += bias
+    if needs_exponential(kind, noise.size > 0):
+        np.negative(pre, out=slope)
+        np.exp(slope, out=slope)
+    kernel(pre, noise, kind, out, slope)
+
+
+def transfer_numpy(
+    pre: np.ndarray, noise: np.ndarray, kind: int, out: np.ndarray, slope: np.ndarray
+) -> None:
+    r"""Write the units' states :math:`F(S)` into ``out`` and their derivatives :math:`F'` into
+    ``slope``; ``pre`` holds :math:`S` (and becomes the noisy sum for sampled NRELU units).
+    Sample when ``noise`` is not empty (see the module docstring for each ``kind``). For the
+    kinds of :func:`needs_exponential`, ``slope`` holds :math:`e^{-S}` on entry."""
+    sampled = noise.size > 0
+    if kind == LINEAR:
+        out[...] = pre
+        slope[...] = 1.0
+    elif kind == RELU:
+        np.maximum(pre, 0.0, out=out)
+        slope[...] = pre > 0
+    elif kind == NRELU:
+        if sampled:
+            pre += np.sqrt(1.0 / (1.0 + slope)) * noise
+        np.maximum(pre, 0.0, out=out)
+        slope[...] = pre > 0
+    else:  # SIGMOID or BINARY
+        probability = 1.0 / (1.0 + slope)
+        out[...] = (noise < probability) if sampled else probability
+        slope[...] = probability * (1.0 - probability)
+
+
+@jit
+def transfer(pre, noise, kind, out, slope):
+    rows, cols = pre.shape
+    sampled = noise.size > 0
+    for i in range(rows):
+        for j in range(cols):
+            s = pre[i, j]
+            if kind == LINEAR:
+                out[i, j] = s
+                slope[i, j] = 1.0
+            elif kind == RELU or kind == NRELU:
+                if kind == NRELU and sampled:
+                    s = s + math.sqrt(1.0 / (1.0 + slope[i, j])) * noise[i, j]
+                    pre[i, j] = s
+                out[i, j] = s if s > 0 else 0.0
+                slope[i, j] = 1.0 if s > 0 else 0.0
+            else:
+                probability = 1.0 / (1.0 + slope[i, j])
+                if sampled:
+                    out[i, j] = 1.0 if noise[i, j] < probability else 0.0
+                else:
+                    out[i, j] = probability
+                slope[i, j] = probability * (1.0 - probability)
+
+
+def local_errors_numpy(
+    current: np.ndarray,
+    previous: np.ndarray,
+    slope: np.ndarray,
+    masked: bool,
+    direction: np.ndarray,
+) -> float:
+    r"""The local error :math:`\gamma = \text{current} - \text{previous}` of one layer at one step
+    of the chain: write the rule's direction factor into ``direction``
+    (:math:`\gamma \odot F'(S)` for the masked rule "cse", :math:`\gamma` for "cd"; ``slope`` is
+    :math:`F'(S)`) and return :math:`\frac12\sum\gamma^2`."""
+    error = current - previous
+    direction[...] = error * slope if masked else error
+    return 0.5 * float(np.sum(error * error))
+
+
+@jit
+def local_errors(current, previous, slope, masked, direction):
+    rows, cols = current.shape
+    total = 0.0
+    for i in range(rows):
+        for j in range(cols):
+            error = current[i, j] - previous[i, j]
+            total += error * error
+            direction[i, j] = error * slope[i, j] if masked else error
+    return 0.5 * total
+
+
+def golovko_sums_numpy(
+    current: np.ndarray, previous: np.ndarray, slope: np.ndarray, moves: np.ndarray
+) -> tuple[float, float]:
+    r"""The two sums of the frozen-error quadratic for one block of rows.
+
+    The step :math:`\alpha` moves the pre-activations by :math:`-\alpha\,C` (``moves`` is
+    :math:`C`), so each error :math:`\gamma` becomes :math:`\gamma - \alpha F'(S) C` to first order
+    (exactly, for ReLU on a fixed pattern; ``slope`` is :math:`F'(S)`). The quadratic
+    :math:`\frac12\sum(\gamma - \alpha F' C)^2` has its minimum at numerator / denominator with
+
+    .. math::
+        \text{numerator} = \sum \gamma\,F'\,C, \qquad \text{denominator} = \sum F'^2 C^2 .
+    """
+    weighted = slope * moves
+    numerator = float(np.sum((current - previous) * weighted))
+    return numerator, float(np.sum(weighted * weighted))
+
+
+@jit
+def golovko_sums(current, previous, slope, moves):
+    rows, cols = current.shape
+    numerator = 0.0
+    denominator = 0.0
+    for i in range(rows):
+        for j in range(cols):
+            weighted = slope[i, j] * moves[i, j]
+            numerator += (current[i, j] - previous[i, j]) * weighted
+            denominator += weighted * weighted
+    return numerator, denominator
+
+
+def zero_crossings_numpy(pre: np.ndarray, moves: np.ndarray, alpha: float) -> int:
+    r"""How many units change sign inside the step: :math:`S > 0` differs from
+    :math:`S - \alpha C > 0` (``moves`` is :math:`C`)."""
+    return int(np.count_nonzero((pre > 0) != (pre - alpha * moves > 0)))
+
+
+@jit
+def zero_crossings(pre, moves, alpha):
+    rows, cols = pre.shape
+    count = 0
+    for i in range(rows):
+        for j in range(cols):
+            if (pre[i, j] > 0) != (pre[i, j] - alpha * moves[i, j] > 0):
+                count += 1
+    return count
+
+
+def online_epoch_numpy(
+    X,
+    order,
+    W,
+    b,
+    c,
+    visible_kind,
+    hidden_kind,
+    masked,
+    k,
+    step_kind,
+    lr,
+    diagonal,
+    losses,
+    step_sizes,
+    statuses,
+    crossings,
+) -> None:
+    r"""One epoch of CD-k with a batch of one sample, the deterministic chain, in sample ``order``.
+
+    For each sample: run the chain :math:`x(0) \to y(0) \to x(1) \to \dots \to y(k)`, form the
+    local errors of each step (masked for the rule "cse"), choose :math:`\alpha` (``lr``, or the
+    analytic step for ``step_kind == STEP_GOLOVKO``) and update ``W, b, c`` in place:
+
+    .. math::
+        W \leftarrow W - \alpha \sum_{p=1}^k \bigl(x(p)\,d_h(p)^\top + d_v(p)\,y(p-1)^\top\bigr),
+        \quad b \leftarrow b - \alpha\sum_p d_h(p), \quad c \leftarrow c - \alpha\sum_p d_v(p).
+
+    The analytic step is the frozen-error quadratic's minimum over the chain rows
+    :math:`p = 1..k` of this sample (derived in relustep, see
+    :func:`relustep.steps.golovko.Golovko`): with the Gram matrices
+    :math:`K_x[p,q] = x(p)^\top x(q) + 1` and :math:`K_y[p,q] = y(p-1)^\top y(q-1) + 1` (their
+    diagonals only when ``diagonal``), :math:`C_h = K_x d_h`, :math:`C_v = K_y d_v`, and
+    :math:`\alpha^* =` (sum of numerators) / (sum of denominators) of :func:`golovko_sums_numpy`.
+    ``alpha = 0`` when both sums are zero (status ``NOTHING_TO_LEARN``); no step when
+    :math:`\alpha^*` is not finite (``NON_FINITE``) or negative (``NOT_DESCENT``).
+
+    Per step it writes the loss :math:`E` at the starting point, the step taken, the status and the
+    fraction of ReLU units that cross zero inside the step.
+    """
+    n, m = W.shape
+    dtype = W.dtype
+    for t, row in enumerate(order):
+        xs = np.empty((k + 1, n), dtype)
+        ys = np.empty((k + 1, m), dtype)
+        pre_h = np.empty((k + 1, m), dtype)
+        pre_v = np.empty((k + 1, n), dtype)
+        xs[0] = X[row]
+        pre_h[0] = xs[0] @ W + b
+        ys[0] = _transfer_vector_numpy(pre_h[0], hidden_kind)
+        for p in range(1, k + 1):
+            pre_v[p] = W @ ys[p - 1] + c
+            xs[p] = _transfer_vector_numpy(pre_v[p], visible_kind)
+            pre_h[p] = xs[p] @ W + b
+            ys[p] = _transfer_vector_numpy(pre_h[p], hidden_kind)
+        gamma = ys[1:] - ys[:-1]
+        error = xs[1:] - xs[:-1]
+        slope_h = derivative_numpy(pre_h[1:], hidden_kind)
+        slope_v = derivative_numpy(pre_v[1:], visible_kind)
+        d_h = gamma * slope_h if masked else gamma
+        d_v = error * slope_v if masked else error
+        losses[t] = 0.5 * (np.sum(gamma * gamma) + np.sum(error * error))
+        alpha, status, crossed, counted = lr, STEP_TAKEN, 0, 0
+        if step_kind == STEP_GOLOVKO:
+            gram_x = xs[1:] @ xs[1:].T + 1.0
+            gram_y = ys[:-1] @ ys[:-1].T + 1.0
+            if diagonal:
+                gram_x, gram_y = np.diag(np.diag(gram_x)), np.diag(np.diag(gram_y))
+            moves_h, moves_v = gram_x @ d_h, gram_y @ d_v
+            numerator = np.sum(gamma * slope_h * moves_h) + np.sum(error * slope_v * moves_v)
+            denominator = np.sum((slope_h * moves_h) ** 2) + np.sum((slope_v * moves_v) ** 2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                alpha = np.float64(numerator) / np.float64(denominator)
+            if numerator == 0 and denominator == 0:
+                alpha, status = 0.0, NOTHING_TO_LEARN
+            elif not np.isfinite(alpha):
+                alpha, status = 0.0, NON_FINITE
+            elif alpha < 0:
+                alpha, status = 0.0, NOT_DESCENT
+            if hidden_kind == RELU:
+                crossed += zero_crossings_numpy(pre_h[1:], moves_h, alpha)
+                counted += k * m
+            if visible_kind == RELU:
+                crossed += zero_crossings_numpy(pre_v[1:], moves_v, alpha)
+                counted += k * n
+        step_sizes[t], statuses[t] = alpha, status
+        crossings[t] = crossed / counted if counted else 0.0
+        if alpha != 0.0:
+            W -= alpha * (xs[1:].T @ d_h + d_v.T @ ys[:-1])
+            b -= alpha * d_h.sum(axis=0)
+            c -= alpha * d_v.sum(axis=0)
+
+
+def _transfer_vector_numpy(pre: np.ndarray, kind: int) -> np.ndarray:
+    if kind == RELU:
+        return np.maximum(pre, 0.0)
+    if kind == SIGMOID:
+        return _sigmoid_numpy(pre)
+    return pre.copy()
+
+
+@jit
+def _transfer_vector(pre, kind, out, slope):
+    r"""States and derivatives of one vector of units (deterministic chain); the sigmoid's
+    derivative is taken from its state, :math:`\sigma(1-\sigma)`, so that each unit costs one
+    exponential."""
+    for j in range(pre.shape[0]):
+        s = pre[j]
+        if kind == RELU:
+            out[j] = s if s > 0 else 0.0
+            slope[j] = 1.0 if s > 0 else 0.0
+        elif kind == SIGMOID:
+            probability = 1.0 / (1.0 + math.exp(-s))
+            out[j] = probability
+            slope[j] = probability * (1.0 - probability)
+        else:
+            out[j] = s
+            slope[j] = 1.0
+
+
+@jit
+def _input_times_weights(inputs, W, bias, out):
+    r""":math:`W^\top x + b`, skipping the zero inputs (most pixels of an image are 0); each
+    row of :math:`W` is added in one vectorised pass."""
+    out[:] = bias
+    for i in range(W.shape[0]):
+        value = inputs[i]
+        if value != 0.0:
+            for j in range(W.shape[1]):
+                out[j] += value * W[i, j]
+
+
+@jit
+def online_epoch(
+    X,
+    order,
+    W,
+    b,
+    c,
+    visible_kind,
+    hidden_kind,
+    masked,
+    k,
+    step_kind,
+    lr,
+    diagonal,
+    losses,
+    step_sizes,
+    statuses,
+    crossings,
+):
+    n, m = W.shape
+    dtype = W.dtype
+    xs = np.empty((k + 1, n), dtype)
+    ys = np.empty((k + 1, m), dtype)
+    pre_h = np.empty((k + 1, m), dtype)
+    pre_v = np.empty((k + 1, n), dtype)
+    slope_h = np.empty((k + 1, m), dtype)
+    slope_v = np.empty((k + 1, n), dtype)
+    d_h = np.empty((k + 1, m), dtype)
+    d_v = np.empty((k + 1, n), dtype)
+    moves_h = np.empty((k + 1, m), dtype)
+    moves_v = np.empty((k + 1, n), dtype)
+    gram_x = np.empty((k + 1, k + 1))
+    gram_y = np.empty((k + 1, k + 1))
+    step = np.empty(1, dtype)
+    for t in range(order.shape[0]):
+        xs[0] = X[order[t]]
+        _input_times_weights(xs[0], W, b, pre_h[0])
+        _transfer_vector(pre_h[0], hidden_kind, ys[0], slope_h[0])
+        for p in range(1, k + 1):
+            pre_v[p] = np.dot(W, ys[p - 1]) + c
+            _transfer_vector(pre_v[p], visible_kind, xs[p], slope_v[p])
+            pre_h[p] = np.dot(xs[p], W) + b
+            _transfer_vector(pre_h[p], hidden_kind, ys[p], slope_h[p])
+        loss = 0.0
+        for p in range(1, k + 1):
+            for j in range(m):
+                gamma = ys[p, j] - ys[p - 1, j]
+                loss += gamma * gamma
+                d_h[p, j] = gamma * slope_h[p, j] if masked else gamma
+            for i in range(n):
+                error = xs[p, i] - xs[p - 1, i]
+                loss += error * error
+                d_v[p, i] = error * slope_v[p, i] if masked else error
+        losses[t] = 0.5 * loss
+        alpha = lr
+        status = STEP_TAKEN
+        crossed = 0
+        counted = 0
+        if step_kind == STEP_GOLOVKO:
+            for p in range(1, k + 1):
+                for q in range(1, k + 1):
+                    if diagonal and p != q:
+                        gram_x[p, q] = 0.0
+                        gram_y[p, q] = 0.0
+                    else:
+                        gram_x[p, q] = np.dot(xs[p], xs[q]) + 1.0
+                        gram_y[p, q] = np.dot(ys[p - 1], ys[q - 1]) + 1.0
+            numerator = 0.0
+            denominator = 0.0
+            for p in range(1, k + 1):
+                moves_h[p] = 0.0
+                moves_v[p] = 0.0
+                for q in range(1, k + 1):
+                    moves_h[p] += gram_x[p, q] * d_h[q]
+                    moves_v[p] += gram_y[p, q] * d_v[q]
+                for j in range(m):
+                    weighted = slope_h[p, j] * moves_h[p, j]
+                    numerator += (ys[p, j] - ys[p - 1, j]) * weighted
+                    denominator += weighted * weighted
+                for i in range(n):
+                    weighted = slope_v[p, i] * moves_v[p, i]
+                    numerator += (xs[p, i] - xs[p - 1, i]) * weighted
+                    denominator += weighted * weighted
+            alpha = numerator / denominator
+            if numerator == 0.0 and denominator == 0.0:
+                alpha = 0.0
+                status = NOTHING_TO_LEARN
+            elif not math.isfinite(alpha):
+                alpha = 0.0
+                status = NON_FINITE
+            elif alpha < 0.0:
+                alpha = 0.0
+                status = NOT_DESCENT
+            for p in range(1, k + 1):
+                if hidden_kind == RELU:
+                    for j in range(m):
+                        if (pre_h[p, j] > 0) != (pre_h[p, j] - alpha * moves_h[p, j] > 0):
+                            crossed += 1
+                    counted += m
+                if visible_kind == RELU:
+                    for i in range(n):
+                        if (pre_v[p, i] > 0) != (pre_v[p, i] - alpha * moves_v[p, i] > 0):
+                            crossed += 1
+                    counted += n
+        step_sizes[t] = alpha
+        statuses[t] = status
+        crossings[t] = crossed / counted if counted > 0 else 0.0
+        if alpha != 0.0:
+            step[0] = alpha  # in the parameters' precision, so that float32 updates vectorise
+            for i in range(n):
+                for p in range(1, k + 1):
+                    input_value = step[0] * xs[p, i]
+                    error_value = step[0] * d_v[p, i]
+                    for j in range(m):
+                        W[i, j] -= input_value * d_h[p, j] + error_value * ys[p - 1, j]
+            for p in range(1, k + 1):
+                for j in range(m):
+                    b[j] -= step[0] * d_h[p, j]
+                for i in range(n):
+                    c[i] -= step[0] * d_v[p, i]

@@ -1,0 +1,912 @@
+r"""Restricted Boltzmann machines with ReLU units, trained by CD-k on the cumulative squared error.
+
+The formulation follows Golovko's group as relustep reconstructs it from the abstracts of Chen,
+Golovko et al. (2024) and earlier papers: the formulas here are derived in relustep; the paper's
+exact form may differ.
+
+Notes
+-----
+**The chain.** Visible units :math:`x \in \mathbb R^n`, hidden :math:`y \in \mathbb R^m`, weights
+:math:`W` (:math:`n \times m`), hidden bias :math:`b`, visible bias :math:`c`. From the data
+:math:`x(0)`:
+
+.. math::
+    S_h(p) = W^\top x(p) + b, \quad y(p) = F_h(S_h(p)) \quad (p = 0..k), \qquad
+    S_v(p) = W y(p-1) + c, \quad x(p) = F_v(S_v(p)) \quad (p = 1..k).
+
+:math:`F_h` is ReLU (the deterministic mean-field chain), noisy ReLU or a Bernoulli sample of the
+sigmoid (the sampled chain), or linear; :math:`F_v` is linear, ReLU or the sigmoid (sampled as
+Bernoulli in the sampled chain). See :mod:`relustep.kernels.rbm` for each transfer.
+
+**The loss** is the cumulative squared error of the chain, a mean over the :math:`L` rows:
+
+.. math::
+    E = \frac{1}{L}\sum_l \frac12 \sum_{p=1}^k \bigl(\lVert y_l(p) - y_l(p-1)\rVert^2
+        + \lVert x_l(p) - x_l(p-1)\rVert^2\bigr).
+
+**The learning rules** freeze the input and the target of each local error
+:math:`\gamma(p) = y(p) - y(p-1)`, :math:`e(p) = x(p) - x(p-1)`, and descend on :math:`E`:
+
+.. math::
+    \text{"cse"}:\quad \nabla_W = \frac1L\sum_p \bigl[x(p)\,(\gamma(p) \odot F_h'(S_h(p)))^\top
+        + (e(p) \odot F_v'(S_v(p)))\,y(p-1)^\top\bigr],
+
+with :math:`\nabla_b, \nabla_c` the sums of the masked errors; the rule "cd" drops the factors
+:math:`F'`, and then the sum telescopes:
+
+.. math::
+    \sum_{p=1}^k \bigl[x(p)\gamma(p)^\top + e(p)y(p-1)^\top\bigr] = x(k)y(k)^\top - x(0)y(0)^\top,
+
+so that :math:`\theta - \alpha\nabla` is classic CD-k, :math:`\Delta W = \alpha(x(0)y(0)^\top -
+x(k)y(k)^\top)/L`. For linear units :math:`F' = 1` and the two rules coincide.
+
+The step along this direction may be any rule of :mod:`relustep.steps`; the analytic one is
+:class:`relustep.steps.golovko.Golovko`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from relustep import kernels, steps
+from relustep._validation import (
+    check_array,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_random_state,
+)
+from relustep.base import BaseEstimator
+from relustep.history import History
+from relustep.kernels import rbm as rbm_kernels
+from relustep.kernels.rbm import apply_transfer
+from relustep.params import ParameterLayout
+from relustep.progress import ProgressBar
+from relustep.steps.constant import Constant
+from relustep.steps.golovko import FORMS, FrozenQuadratic, Golovko
+from relustep.train import Stepper
+
+VISIBLE_UNITS = ("linear", "sigmoid", "relu")
+HIDDEN_UNITS = ("relu", "nrelu", "binary", "linear")
+SAMPLED_HIDDEN_UNITS = ("nrelu", "binary")
+LEARNING_RULES = ("cse", "cd")
+KINK_UNITS = ("relu", "nrelu")  # units whose pattern can change inside a step
+_NOT_SAMPLED = np.empty((0, 0))
+
+
+@dataclass
+class ChainNoise:
+    """The random numbers of one sampled chain on one batch, drawn in advance so that the same
+    chain can be run again at other parameters (common random numbers: the loss along a line is
+    then a deterministic function of the step).
+
+    Attributes
+    ----------
+    hidden : ndarray, shape (k + 1, L, m) or (0, 0)
+        Standard normal (noisy ReLU) or uniform (Bernoulli) numbers for ``y(0..k)``.
+    visible : ndarray, shape (k, L, n) or (0, 0)
+        Uniform numbers for the Bernoulli visibles ``x(1..k)``.
+    """
+
+    hidden: np.ndarray
+    visible: np.ndarray
+
+    def hidden_at(self, p: int) -> np.ndarray:
+        return self.hidden[p] if self.hidden.size else self.hidden
+
+    def visible_at(self, p: int) -> np.ndarray:
+        return self.visible[p - 1] if self.visible.size else self.visible
+
+
+class Chain:
+    r"""The states of one CD-k chain on a batch, and its local errors.
+
+    Storage is arranged so that the products of the gradient are single matrix products over
+    contiguous blocks: ``visible`` holds :math:`[x(0), \dots, x(k), d_v(1), \dots, d_v(k)]` and
+    ``hidden`` holds :math:`[d_h(1), \dots, d_h(k), y(0), \dots, y(k)]`, each of shape
+    ``(2k + 1, L, units)``, where :math:`d` is the rule's direction factor (masked error for
+    "cse", error for "cd").
+    """
+
+    def __init__(self, k: int, n_rows: int, n_visible: int, n_hidden: int, dtype):
+        self.k, self.n_rows = k, n_rows
+        self.visible = np.empty((2 * k + 1, n_rows, n_visible), dtype)
+        self.hidden = np.empty((2 * k + 1, n_rows, n_hidden), dtype)
+        self.pre_hidden = np.empty((k + 1, n_rows, n_hidden), dtype)  # S_h(0..k)
+        self.pre_visible = np.empty((k, n_rows, n_visible), dtype)  # S_v(1..k)
+        self.slope_hidden = np.empty_like(self.pre_hidden)  # F_h'(S_h(0..k))
+        self.slope_visible = np.empty_like(self.pre_visible)  # F_v'(S_v(1..k))
+        self.energy = 0.0  # E in the sum convention (not divided by L)
+
+    def x(self, p: int) -> np.ndarray:
+        """Visible states :math:`x(p)`, ``(L, n)``."""
+        return self.visible[p]
+
+    def y(self, p: int) -> np.ndarray:
+        """Hidden states :math:`y(p)`, ``(L, m)``."""
+        return self.hidden[self.k + p]
+
+    def rows(self, block: np.ndarray) -> np.ndarray:
+        """Stack ``(k, L, units)`` into chain rows ``(k L, units)`` (a view)."""
+        return block.reshape(-1, block.shape[-1])
+
+
+class RBMNetwork:
+    """The mathematics of the RBM: the chain, its loss, the learning rules' direction, the
+    frozen-error quadratic of the analytic step, and the metrics.
+
+    Like :class:`~relustep.models.dense.DenseReLUNetwork` it holds no parameters: every method
+    takes the flat vector ``theta`` (blocks ``W`` of shape ``(n_visible, n_hidden)``, ``b``,
+    ``c``).
+
+    Parameters
+    ----------
+    n_visible, n_hidden : int
+    visible : {"sigmoid", "linear", "relu"}
+    hidden : {"relu", "nrelu", "binary", "linear"}
+        ``"relu"`` and ``"linear"`` give the deterministic chain; ``"nrelu"`` and ``"binary"`` the
+        sampled one (then sigmoid visibles are sampled too).
+    k : int
+        Steps of the chain (CD-k).
+    rule : {"cse", "cd"}
+        The masked rule or the classic one (see the module Notes).
+    backend : {"numba", "numpy"}
+        The kernels or their NumPy twins.
+
+    Examples
+    --------
+    >>> network = RBMNetwork(4, 3)
+    >>> theta = network.init_parameters(np.random.default_rng(0))
+    >>> X = np.random.default_rng(1).random((5, 4))
+    >>> loss, direction = network.loss_and_gradient(theta, X)
+    >>> direction.shape == theta.shape
+    True
+    """
+
+    def __init__(
+        self,
+        n_visible: int,
+        n_hidden: int,
+        *,
+        visible: str = "sigmoid",
+        hidden: str = "relu",
+        k: int = 1,
+        rule: str = "cse",
+        backend: str = "numba",
+    ):
+        self.n_visible = check_int(n_visible, "n_visible")
+        self.n_hidden = check_int(n_hidden, "n_hidden")
+        self.visible = check_choice(visible, "visible", VISIBLE_UNITS)
+        self.hidden = check_choice(hidden, "hidden", HIDDEN_UNITS)
+        self.k = check_int(k, "k")
+        self.rule = check_choice(rule, "rule", LEARNING_RULES)
+        self.backend = check_choice(backend, "backend", kernels.BACKENDS)
+        self.layout = ParameterLayout(
+            [
+                ("W", (self.n_visible, self.n_hidden)),
+                ("b", (self.n_hidden,)),
+                ("c", (self.n_visible,)),
+            ]
+        )
+        self.sampled = self.hidden in SAMPLED_HIDDEN_UNITS
+        self._visible_code = rbm_kernels.UNIT_CODES[self.visible]
+        self._hidden_code = rbm_kernels.UNIT_CODES[self.hidden]
+        self._kernels = {
+            name: kernels.get(name, backend)
+            for name in ("rbm_transfer", "rbm_local_errors", "golovko_sums", "zero_crossings")
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"RBMNetwork({self.n_visible}, {self.n_hidden}, visible={self.visible!r}, "
+            f"hidden={self.hidden!r}, k={self.k}, rule={self.rule!r}, backend={self.backend!r})"
+        )
+
+    def init_parameters(self, rng: np.random.Generator, dtype=np.float64) -> np.ndarray:
+        r"""Glorot-uniform weights, :math:`W_{ij} \sim U(-r, r)` with :math:`r = \sqrt{6/(n+m)}`,
+        and zero biases."""
+        theta = self.layout.empty(dtype)
+        views = self.layout.views(theta)
+        bound = np.sqrt(6.0 / (self.n_visible + self.n_hidden))
+        views["W"][...] = rng.uniform(-bound, bound, size=views["W"].shape)
+        views["b"][...] = 0.0
+        views["c"][...] = 0.0
+        return theta
+
+    # -- the chain -------------------------------------------------------------------------------
+    def draw_noise(self, rng: np.random.Generator, n_rows: int, dtype=np.float64) -> ChainNoise:
+        """The random numbers of a sampled chain on ``n_rows`` rows (none for a deterministic
+        chain). Drawn in a fixed order from ``rng``: hidden, then visible."""
+        if not self.sampled:
+            return ChainNoise(_NOT_SAMPLED.astype(dtype), _NOT_SAMPLED.astype(dtype))
+        shape = (self.k + 1, n_rows, self.n_hidden)
+        if self.hidden == "nrelu":
+            hidden = rng.standard_normal(shape)
+        else:
+            hidden = rng.random(shape)
+        visible = _NOT_SAMPLED
+        if self.visible == "sigmoid":
+            visible = rng.random((self.k, n_rows, self.n_visible))
+        return ChainNoise(hidden.astype(dtype, copy=False), visible.astype(dtype, copy=False))
+
+    def run_chain(
+        self,
+        theta: np.ndarray,
+        X: np.ndarray,
+        noise: ChainNoise | None = None,
+        k: int | None = None,
+    ) -> Chain:
+        """Run the chain from the data ``X`` and form its local errors; ``noise=None`` runs the
+        noise-free (mean-field) chain, used for the metrics. ``k`` overrides the chain's length."""
+        k = self.k if k is None else k
+        views = self.layout.views(theta)
+        W, b, c = views["W"], views["b"], views["c"]
+        transfer, local_errors = self._kernels["rbm_transfer"], self._kernels["rbm_local_errors"]
+        chain = Chain(k, len(X), self.n_visible, self.n_hidden, theta.dtype)
+        if noise is None:
+            empty = _NOT_SAMPLED.astype(theta.dtype)
+            noise = ChainNoise(empty, empty)
+        chain.visible[0] = X
+        for p in range(k + 1):
+            np.matmul(chain.x(p), W, out=chain.pre_hidden[p])
+            apply_transfer(
+                transfer,
+                chain.pre_hidden[p],
+                b,
+                noise.hidden_at(p),
+                self._hidden_code,
+                chain.y(p),
+                chain.slope_hidden[p],
+            )
+            if p < k:
+                np.matmul(chain.y(p), W.T, out=chain.pre_visible[p])
+                apply_transfer(
+                    transfer,
+                    chain.pre_visible[p],
+                    c,
+                    noise.visible_at(p + 1),
+                    self._visible_code,
+                    chain.x(p + 1),
+                    chain.slope_visible[p],
+                )
+        masked = self.rule == "cse"
+        energy = 0.0
+        for p in range(1, k + 1):
+            energy += local_errors(
+                chain.y(p), chain.y(p - 1), chain.slope_hidden[p], masked, chain.hidden[p - 1]
+            )
+            energy += local_errors(
+                chain.x(p),
+                chain.x(p - 1),
+                chain.slope_visible[p - 1],
+                masked,
+                chain.visible[k + p],
+            )
+        chain.energy = float(energy)
+        return chain
+
+    # -- loss and direction ----------------------------------------------------------------------
+    def loss(self, theta: np.ndarray, X: np.ndarray, noise: ChainNoise | None = None) -> float:
+        """The chain's cumulative squared error :math:`E` on a batch (mean over rows)."""
+        return self.run_chain(theta, X, noise).energy / len(X)
+
+    def loss_and_gradient(
+        self,
+        theta: np.ndarray,
+        X: np.ndarray,
+        noise: ChainNoise | None = None,
+        gradient: np.ndarray | None = None,
+    ) -> tuple[float, np.ndarray]:
+        """The loss :math:`E` and the learning rule's direction (mean convention): one chain and
+        one product for the weights."""
+        chain = self.run_chain(theta, X, noise)
+        return chain.energy / len(X), self.direction(chain, gradient, theta.dtype)
+
+    def direction(
+        self,
+        chain: Chain,
+        out: np.ndarray | None = None,
+        dtype=np.float64,
+        negative: Chain | None = None,
+    ) -> np.ndarray:
+        """The rule's direction from a chain (see the module Notes), written into ``out``.
+
+        ``negative``, for persistent CD with the rule "cd": the chain of the persistent
+        particles, whose last state replaces the data chain's :math:`x(k), y(k)`."""
+        if out is None:
+            out = self.layout.empty(dtype)
+        views = self.layout.views(out)
+        k, n_rows = chain.k, chain.n_rows
+        if self.rule == "cse" and negative is None:
+            left = chain.rows(chain.visible[1:])  # [x(1..k); d_v(1..k)]
+            right = chain.rows(chain.hidden[: 2 * k]) * (1.0 / n_rows)  # [d_h(1..k); y(0..k-1)]
+            np.matmul(left.T, right, out=views["W"])
+            np.sum(chain.rows(chain.hidden[:k]), axis=0, out=views["b"])
+            np.sum(chain.rows(chain.visible[k + 1 :]), axis=0, out=views["c"])
+            views["b"] /= n_rows
+            views["c"] /= n_rows
+            return out
+        last = chain if negative is None else negative
+        x_last, y_last = last.x(last.k), last.y(last.k)
+        left = np.concatenate([x_last, chain.x(0)])
+        right = np.concatenate([y_last / last.n_rows, chain.y(0) / -n_rows])
+        np.matmul(left.T, right, out=views["W"])
+        views["b"][...] = y_last.mean(axis=0) - chain.y(0).mean(axis=0)
+        views["c"][...] = x_last.mean(axis=0) - chain.x(0).mean(axis=0)
+        return out
+
+    # -- the analytic step -----------------------------------------------------------------------
+    def frozen_quadratic(self, chain: Chain, form: str = "gram") -> FrozenQuadratic:
+        """The frozen-error quadratic along the rule's direction at the chain's parameters (see
+        :class:`relustep.steps.golovko.Golovko`; derived in relustep, the paper's exact form may
+        differ). Returned in the mean convention."""
+        check_choice(form, "form", FORMS)
+        k, n_rows = chain.k, chain.n_rows
+        golovko_sums = self._kernels["golovko_sums"]
+        inputs_h = chain.rows(chain.visible[1 : k + 1])  # x(1..k)
+        inputs_v = chain.rows(chain.hidden[k : 2 * k])  # y(0..k-1)
+        moves_h = _gram_times(inputs_h, chain.rows(chain.hidden[:k]), form)
+        moves_v = _gram_times(inputs_v, chain.rows(chain.visible[k + 1 :]), form)
+        pre_h, pre_v = chain.rows(chain.pre_hidden[1:]), chain.rows(chain.pre_visible)
+        numerator_h, denominator_h = golovko_sums(
+            chain.rows(chain.hidden[k + 1 :]),
+            inputs_v,
+            chain.rows(chain.slope_hidden[1:]),
+            moves_h,
+        )
+        numerator_v, denominator_v = golovko_sums(
+            inputs_h, chain.rows(chain.visible[:k]), chain.rows(chain.slope_visible), moves_v
+        )
+        blocks = []
+        if self.hidden in KINK_UNITS:
+            blocks.append((pre_h, moves_h))
+        if self.visible in KINK_UNITS:
+            blocks.append((pre_v, moves_v))
+        zero_crossings = self._kernels["zero_crossings"]
+
+        def crossing_fraction(alpha: float) -> float:
+            if not blocks:
+                return 0.0
+            crossed = sum(zero_crossings(pre, moves, alpha / n_rows) for pre, moves in blocks)
+            return crossed / sum(pre.size for pre, _ in blocks)
+
+        return FrozenQuadratic(
+            numerator=n_rows * float(numerator_h + numerator_v),
+            denominator=float(denominator_h + denominator_v),
+            crossing_fraction=crossing_fraction,
+        )
+
+    # -- metrics, defined once -------------------------------------------------------------------
+    def cse(self, theta: np.ndarray, X: np.ndarray, chunk: int = 2048) -> float:
+        """The chain's cumulative squared error :math:`E` per row, on the noise-free chain."""
+        return _chunked_mean(lambda rows: self.run_chain(theta, rows).energy, X, chunk)
+
+    def reconstruction_error(self, theta: np.ndarray, X: np.ndarray, chunk: int = 2048) -> float:
+        r"""The visible reconstruction error :math:`\frac1L\sum_l\lVert x_l(1) - x_l(0)\rVert^2`
+        of the noise-free chain (for sigmoid visibles :math:`x(1)` is the probability)."""
+
+        def total(rows):
+            reconstruction = self.reconstruct(theta, rows)
+            return float(np.sum((reconstruction - rows) ** 2))
+
+        return _chunked_mean(total, X, chunk)
+
+    def transform(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The noise-free hidden activations :math:`y(0)`."""
+        views = self.layout.views(theta)
+        return self._layer(X @ views["W"], views["b"], self._hidden_code)
+
+    def reconstruct(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+        """The noise-free reconstruction :math:`x(1)`."""
+        views = self.layout.views(theta)
+        return self._layer(self.transform(theta, X) @ views["W"].T, views["c"], self._visible_code)
+
+    def _layer(self, products: np.ndarray, bias: np.ndarray, kind: int) -> np.ndarray:
+        out, slope = np.empty_like(products), np.empty_like(products)
+        empty = _NOT_SAMPLED.astype(products.dtype)
+        apply_transfer(self._kernels["rbm_transfer"], products, bias, empty, kind, out, slope)
+        return out
+
+    def pseudo_likelihood(self, theta: np.ndarray, X: np.ndarray) -> float:
+        r"""The log pseudo-likelihood per feature, for sigmoid visibles and binary hidden units:
+
+        .. math::
+            \frac{1}{L\,n}\sum_l\sum_i \log P(v_{li} \mid v_{l,-i})
+            = \frac{1}{L\,n}\sum_l\sum_i \log\sigma\bigl(F(\tilde v_{l}^{(i)}) - F(v_l)\bigr),
+            \qquad F(v) = -c^\top v - \sum_j \log(1 + e^{(W^\top v + b)_j}),
+
+        where :math:`\tilde v^{(i)}` flips feature :math:`i` (:math:`v_i \to 1 - v_i`) and
+        :math:`F` is the free energy. Every feature is flipped (scikit-learn's ``score_samples``
+        flips one at random and multiplies by :math:`n`), so the value is exact and
+        deterministic. Cost: :math:`n` products of size :math:`L \times m`.
+        """
+        if self.visible != "sigmoid" or self.hidden != "binary":
+            raise ValueError(
+                "the pseudo-likelihood is defined here for visible='sigmoid' and hidden='binary' "
+                f"(a Bernoulli RBM), not visible={self.visible!r}, hidden={self.hidden!r}"
+            )
+        views = self.layout.views(theta)
+        W, b, c = views["W"], views["b"], views["c"]
+        pre = X @ W + b
+        free_energy_terms = np.logaddexp(0.0, pre).sum(axis=1)
+        total = 0.0
+        for i in range(self.n_visible):
+            flip = 1.0 - 2.0 * X[:, i]  # +1 turns 0 into 1, -1 turns 1 into 0
+            flipped_terms = np.logaddexp(0.0, pre + flip[:, None] * W[i]).sum(axis=1)
+            free_energy_difference = -flip * c[i] - flipped_terms + free_energy_terms
+            total += float(np.sum(-np.logaddexp(0.0, -free_energy_difference)))
+        return total / (len(X) * self.n_visible)
+
+
+class RBMBatchObjective:
+    """The RBM's loss on one fixed batch with fixed random numbers, as a function of ``theta``.
+
+    ``loss(theta)`` runs the chain again at ``theta`` (the true :math:`E`, for probes of the
+    loss along a line); ``loss_and_gradient`` also keeps its chain, from which
+    :meth:`frozen_quadratic` computes the analytic step without another pass.
+
+    Parameters
+    ----------
+    model : RBMNetwork
+    X : ndarray
+        The batch.
+    noise : ChainNoise
+        The random numbers of the chain on this batch.
+    particles : ndarray, optional
+        Persistent CD: the persistent chain's visible states; advanced by one chain of length
+        ``k`` at each ``loss_and_gradient`` (with ``particle_noise``).
+    """
+
+    def __init__(
+        self,
+        model: RBMNetwork,
+        X: np.ndarray,
+        noise: ChainNoise,
+        particles: np.ndarray | None = None,
+        particle_noise: ChainNoise | None = None,
+    ):
+        self.model, self.X, self.y, self.noise = model, X, X, noise
+        self.particles, self.particle_noise = particles, particle_noise
+        self.chain: Chain | None = None
+        self._direction: np.ndarray | None = None
+
+    def loss(self, theta: np.ndarray) -> float:
+        return self.model.loss(theta, self.X, self.noise)
+
+    def loss_and_gradient(self, theta: np.ndarray, gradient: np.ndarray):
+        self.chain = self.model.run_chain(theta, self.X, self.noise)
+        negative = None
+        if self.particles is not None:
+            negative = self.model.run_chain(theta, self.particles, self.particle_noise)
+            self.particles[...] = negative.x(negative.k)
+        self.model.direction(self.chain, gradient, theta.dtype, negative)
+        self._direction = gradient
+        return self.chain.energy / len(self.X), gradient
+
+    def frozen_quadratic(self, direction: np.ndarray, form: str = "gram") -> FrozenQuadratic:
+        if self.chain is None or direction is not self._direction:
+            raise ValueError(
+                "the RBM's analytic step applies along the learning rule's own direction, right "
+                "after loss_and_gradient (step='golovko' does this)"
+            )
+        if self.particles is not None:
+            raise ValueError(
+                "the RBM's analytic step needs the data chain; persistent=True has none"
+            )
+        return self.model.frozen_quadratic(self.chain, form)
+
+
+def _gram_times(inputs: np.ndarray, directions: np.ndarray, form: str) -> np.ndarray:
+    r""":math:`C = K D` with :math:`K = U U^\top + \mathbf 1\mathbf 1^\top` (``form="gram"``) or its
+    diagonal (``"diagonal"``). For the Gram form the cheaper of two equal orders is used:
+    :math:`(UU^\top + 1)D` costs :math:`R^2(n_u + n_d)` for :math:`R` rows,
+    :math:`U(U^\top D) + \mathbf 1(\mathbf 1^\top D)` costs :math:`2 R\,n_u n_d`."""
+    n_rows, n_inputs = inputs.shape
+    if form == "diagonal":
+        scale = np.einsum("ij,ij->i", inputs, inputs) + 1.0
+        return directions * scale[:, None]
+    if n_rows * (n_inputs + directions.shape[1]) <= 2 * n_inputs * directions.shape[1]:
+        gram = inputs @ inputs.T
+        gram += 1.0
+        return gram @ directions
+    moves = inputs @ (inputs.T @ directions)
+    moves += directions.sum(axis=0)
+    return moves
+
+
+def _chunked_mean(total_of, X: np.ndarray, chunk: int) -> float:
+    total = 0.0
+    for start in range(0, len(X), chunk):
+        total += total_of(X[start : start + chunk])
+    return total / len(X)
+
+
+class RBM(BaseEstimator):
+    r"""A restricted Boltzmann machine with ReLU hidden units, trained by CD-k on the chain's
+    cumulative squared error, with scikit-learn's conventions.
+
+    The mathematics is in :class:`RBMNetwork` (and this module's Notes); the analytic step in
+    :class:`relustep.steps.golovko.Golovko` (derived in relustep; the paper's exact form may
+    differ).
+
+    Parameters
+    ----------
+    n_hidden : int, default 256
+        Number of hidden units :math:`m`.
+    visible : {"sigmoid", "linear", "relu"}, default "sigmoid"
+        Visible transfer: Bernoulli means (data in [0, 1]), Gaussian units (standardised data) or
+        ReLU.
+    hidden : {"relu", "nrelu", "binary", "linear"}, default "relu"
+        ``"relu"``: the deterministic mean-field chain; ``"nrelu"``: noisy ReLU sampling (Nair and
+        Hinton 2010); ``"binary"``: Bernoulli sigmoid units (a classic Bernoulli RBM, with
+        :meth:`pseudo_likelihood`); ``"linear"``: linear units. With sampled hidden units, sigmoid
+        visibles are sampled too.
+    k : int, default 1
+        Steps of the chain (CD-k).
+    rule : {"cse", "cd"}, default "cse"
+        The masked rule (descent on the chain's error) or classic CD.
+    persistent : bool, default False
+        Persistent CD (Tieleman 2008): the negative statistics come from particles that carry on
+        from one step to the next instead of restarting at the data. Needs ``rule="cd"`` and a
+        step rule other than ``"golovko"`` (the analytic step is derived for the data chain).
+    step : str, dict or StepRule, default "golovko"
+        The step rule: ``"golovko"`` (analytic), ``"constant"``, ``"momentum"``, ``"adam"``, ... or
+        an object such as ``relustep.steps.Golovko(verify=True)``.
+    batch_size : int, default 100
+        Rows per step; 1 is online learning (run by one Numba kernel per epoch when the step is
+        constant or analytic without ``verify`` and the chain is deterministic).
+    epochs : int, default 10
+        Passes over the data in ``fit``.
+    dtype : {"float64", "float32"}, default "float64"
+    backend : {"numba", "numpy"}, default "numba"
+        The kernels or their readable NumPy twins.
+    random_state : None, int or numpy.random.Generator
+        Seeds the weights, the order of the samples and the chain's noise; an int gives
+        bit-identical runs.
+    verbose : bool, default False
+        A progress bar on runs longer than two seconds.
+
+    Attributes
+    ----------
+    components_ : ndarray, shape (n_hidden, n_features)
+        :math:`W^\top` (a view into ``parameters_``), as in scikit-learn's ``BernoulliRBM``.
+    intercept_hidden_ : ndarray, shape (n_hidden,)
+    intercept_visible_ : ndarray, shape (n_features,)
+    parameters_ : ndarray
+        ``W, b, c`` in one flat array (layout ``network_.layout``).
+    network_ : RBMNetwork
+    step_ : StepRule
+    history_ : History
+        ``loss`` is the batch's :math:`E` per row before each step; ``epochs`` holds the training
+        and validation :math:`E` (noise-free chain) after each epoch; the analytic step adds its
+        safeguard columns (see :class:`~relustep.steps.golovko.Golovko`).
+    particles_ : ndarray, shape (batch_size, n_features)
+        The persistent chain's visible states (``persistent=True`` only).
+    n_features_in_, n_iter_, t_ : int
+    loss_ : float
+        Training :math:`E` after the last epoch.
+
+    Examples
+    --------
+    >>> import numpy as np, relustep
+    >>> X = relustep.datasets.load("digits").X_train[:200]
+    >>> rbm = RBM(n_hidden=16, epochs=5, batch_size=20, random_state=0).fit(X)
+    >>> rbm.transform(X).shape
+    (200, 16)
+    >>> losses = rbm.history_["epochs"]["train_loss"]
+    >>> bool(losses[-1] < losses[0])
+    True
+    """
+
+    _array_attributes = ("parameters_",)
+    _scalar_attributes = ("n_features_in_", "n_iter_", "t_", "loss_")
+
+    def __init__(
+        self,
+        n_hidden: int = 256,
+        *,
+        visible: str = "sigmoid",
+        hidden: str = "relu",
+        k: int = 1,
+        rule: str = "cse",
+        persistent: bool = False,
+        step="golovko",
+        batch_size: int = 100,
+        epochs: int = 10,
+        dtype: str = "float64",
+        backend: str = "numba",
+        random_state=None,
+        verbose: bool = False,
+    ):
+        self.n_hidden = n_hidden
+        self.visible = visible
+        self.hidden = hidden
+        self.k = k
+        self.rule = rule
+        self.persistent = persistent
+        self.step = step
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.dtype = dtype
+        self.backend = backend
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- settings and data -----------------------------------------------------------------------
+    def _check_settings(self) -> None:
+        check_int(self.n_hidden, "n_hidden")
+        check_choice(self.visible, "visible", VISIBLE_UNITS)
+        check_choice(self.hidden, "hidden", HIDDEN_UNITS)
+        check_int(self.k, "k")
+        check_choice(self.rule, "rule", LEARNING_RULES)
+        if not isinstance(self.persistent, bool):
+            raise TypeError(f"persistent must be True or False, got {self.persistent!r}")
+        rule = steps.get(self.step)
+        if self.persistent and self.rule != "cd":
+            raise ValueError(f"persistent=True needs rule='cd', got rule={self.rule!r}")
+        if self.persistent and isinstance(rule, Golovko):
+            raise ValueError(
+                "persistent=True cannot use step='golovko': the analytic step is derived for the "
+                "chain that starts at the data"
+            )
+        check_int(self.batch_size, "batch_size")
+        check_int(self.epochs, "epochs")
+        check_dtype(self.dtype)
+        check_choice(self.backend, "backend", kernels.BACKENDS)
+        check_random_state(self.random_state)
+        if not isinstance(self.verbose, bool):
+            raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
+
+    def _check_X(self, X, name: str = "X") -> np.ndarray:
+        X = check_array(X, name, ndim=2, dtype=check_dtype(self.dtype))
+        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return X
+
+    def _make_network(self) -> RBMNetwork:
+        return RBMNetwork(
+            self.n_features_in_,
+            self.n_hidden,
+            visible=self.visible,
+            hidden=self.hidden,
+            k=self.k,
+            rule=self.rule,
+            backend=self.backend,
+        )
+
+    def _initialise(self, n_features: int) -> None:
+        self._rng = check_random_state(self.random_state)
+        self.n_features_in_ = n_features
+        self.network_ = self._make_network()
+        self.parameters_ = self.network_.init_parameters(self._rng, check_dtype(self.dtype))
+        self._start_rule()
+        self.history_ = History(self.step_.fallbacks)
+        self.n_iter_, self.t_, self.loss_ = 0, 0, float("nan")
+        if self.persistent:
+            self.particles_ = self._rng.random((self.batch_size, n_features)).astype(
+                self.parameters_.dtype
+            )
+
+    def _start_rule(self) -> None:
+        self.step_ = steps.get(self.step)
+        self.step_.start(self.parameters_.size, self.parameters_.dtype)
+
+    def _after_load(self) -> None:
+        self.network_ = self._make_network()
+        self.parameters_ = np.ascontiguousarray(self.parameters_, dtype=check_dtype(self.dtype))
+        self._start_rule()
+        self._rng = check_random_state(self.random_state)
+        if self.persistent:
+            self.particles_ = self._rng.random((self.batch_size, self.n_features_in_)).astype(
+                self.parameters_.dtype
+            )
+
+    # -- training --------------------------------------------------------------------------------
+    def fit(self, X, validation_data=None) -> RBM:
+        """Train from a fresh initialisation for ``epochs`` epochs.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_samples, n_features)
+        validation_data : array_like, shape (n_val, n_features), optional
+            Its :math:`E` is recorded after every epoch in ``history_["epochs"]["val_loss"]``.
+
+        Returns
+        -------
+        self
+        """
+        self._check_settings()
+        self.__dict__.pop("n_features_in_", None)
+        X = self._check_X(X)
+        self._initialise(X.shape[1])
+        validation = (
+            None if validation_data is None else self._check_X(validation_data, "validation_data")
+        )
+        self._train(X, check_int(self.epochs, "epochs"), validation)
+        return self
+
+    def partial_fit(self, X) -> RBM:
+        """One step on ``X`` as one mini-batch (rows in the given order); the first call
+        initialises the model.
+
+        Parameters
+        ----------
+        X : array_like, shape (n_rows, n_features)
+
+        Returns
+        -------
+        self
+        """
+        self._check_settings()
+        X = self._check_X(X)
+        if not hasattr(self, "parameters_"):
+            self._initialise(X.shape[1])
+        stepper = Stepper(self.parameters_, self.step_, self.history_)
+        if self._online_kernel_applies(len(X)):  # one sample: the online kernel, one step
+            self._online_epoch(X, np.arange(1), stepper)
+        else:
+            self._step(stepper, X)
+        self.t_ = len(self.history_)
+        return self
+
+    def _step(self, stepper: Stepper, batch: np.ndarray) -> None:
+        noise = self.network_.draw_noise(self._rng, len(batch), self.parameters_.dtype)
+        particles = particle_noise = None
+        if self.persistent:
+            particles = self.particles_
+            particle_noise = self.network_.draw_noise(
+                self._rng, len(particles), self.parameters_.dtype
+            )
+        stepper.step(RBMBatchObjective(self.network_, batch, noise, particles, particle_noise))
+
+    def _online_kernel_applies(self, batch_size: int) -> bool:
+        rule = self.step_
+        return (
+            batch_size == 1
+            and not self.network_.sampled
+            and not self.persistent
+            and (type(rule) is Constant or (type(rule) is Golovko and not rule.verify))
+        )
+
+    def _online_epoch(self, X: np.ndarray, order: np.ndarray, stepper: Stepper) -> None:
+        """Steps with one sample each, in ``order``, inside one kernel; records the same history
+        entries as the generic loop (the seconds are the kernel's time shared equally)."""
+        network, rule, n_steps = self.network_, self.step_, len(order)
+        views = network.layout.views(self.parameters_)
+        losses = np.empty(n_steps)
+        step_sizes = np.empty(n_steps)
+        statuses = np.zeros(n_steps, dtype=np.int64)
+        crossings = np.zeros(n_steps)
+        golovko = isinstance(rule, Golovko)
+        np.copyto(stepper.last_finite, self.parameters_)
+        started = time.perf_counter()
+        kernels.get("rbm_online_epoch", self.backend)(
+            X,
+            order.astype(np.int64),
+            views["W"],
+            views["b"],
+            views["c"],
+            network._visible_code,
+            network._hidden_code,
+            network.rule == "cse",
+            network.k,
+            rbm_kernels.STEP_GOLOVKO if golovko else rbm_kernels.STEP_CONSTANT,
+            0.0 if golovko else rule.lr,
+            golovko and rule.form == "diagonal",
+            losses,
+            step_sizes,
+            statuses,
+            crossings,
+        )
+        seconds = time.perf_counter() - started
+        rule.n_steps += n_steps
+        if not np.all(np.isfinite(losses)):
+            stepper.restore(f"the loss became {losses[~np.isfinite(losses)][0]} in an online epoch")
+        columns = {
+            "loss": losses.tolist(),
+            "step_size": step_sizes.tolist(),
+            "n_forward": [1] * n_steps,
+            "n_backward": [1] * n_steps,
+            "seconds": [seconds / n_steps] * n_steps,
+        }
+        if golovko:
+            columns.update(
+                nothing_to_learn=(statuses == rbm_kernels.NOTHING_TO_LEARN).astype(int).tolist(),
+                non_finite=(statuses == rbm_kernels.NON_FINITE).astype(int).tolist(),
+                not_descent=(statuses == rbm_kernels.NOT_DESCENT).astype(int).tolist(),
+                verify_halvings=[0] * n_steps,
+                verify_failed=[0] * n_steps,
+                crossing_fraction=np.where(
+                    statuses == rbm_kernels.STEP_TAKEN, crossings, np.nan
+                ).tolist(),
+            )
+        for key in self.history_.step_keys:
+            self.history_[key].extend(columns[key])
+
+    def _train(self, X: np.ndarray, epochs: int, validation: np.ndarray | None) -> None:
+        stepper = Stepper(self.parameters_, self.step_, self.history_)
+        batch_size = min(check_int(self.batch_size, "batch_size"), len(X))
+        online_kernel = self._online_kernel_applies(batch_size)
+        seconds = (
+            self.history_["epochs"]["seconds"][-1] if self.history_["epochs"]["seconds"] else 0.0
+        )
+        try:
+            with ProgressBar(epochs, "RBM", enabled=self.verbose) as progress:
+                for _ in range(epochs):
+                    order = self._rng.permutation(len(X))
+                    started = time.perf_counter()
+                    if online_kernel:
+                        self._online_epoch(X, order, stepper)
+                    else:
+                        for start in range(0, len(X), batch_size):
+                            self._step(stepper, X[order[start : start + batch_size]])
+                    seconds += time.perf_counter() - started
+                    with np.errstate(over="ignore", invalid="ignore"):
+                        train_loss = self.network_.cse(self.parameters_, X)
+                    if not np.isfinite(train_loss):
+                        stepper.restore(f"the training loss became {train_loss} after an epoch")
+                    val_loss = (
+                        float("nan")
+                        if validation is None
+                        else self.network_.cse(self.parameters_, validation)
+                    )
+                    self.history_.record_epoch(train_loss, val_loss, seconds)
+                    progress.update(1, f"E {train_loss:.4g}")
+        finally:
+            self.n_iter_ = len(self.history_["epochs"]["train_loss"])
+            self.t_ = len(self.history_)
+            if self.n_iter_:
+                self.loss_ = self.history_["epochs"]["train_loss"][-1]
+
+    # -- what a fitted RBM gives -----------------------------------------------------------------
+    @property
+    def components_(self) -> np.ndarray:
+        self._check_fitted()
+        return self.network_.layout.views(self.parameters_)["W"].T
+
+    @property
+    def intercept_hidden_(self) -> np.ndarray:
+        self._check_fitted()
+        return self.network_.layout.views(self.parameters_)["b"]
+
+    @property
+    def intercept_visible_(self) -> np.ndarray:
+        self._check_fitted()
+        return self.network_.layout.views(self.parameters_)["c"]
+
+    def transform(self, X) -> np.ndarray:
+        """The hidden activations :math:`y(0)` of the noise-free chain, shape
+        ``(n_samples, n_hidden)``."""
+        self._check_fitted()
+        return self.network_.transform(self.parameters_, self._check_X(X))
+
+    def reconstruct(self, X) -> np.ndarray:
+        """The reconstruction :math:`x(1)` of the noise-free chain, ``(n_samples, n_features)``."""
+        self._check_fitted()
+        return self.network_.reconstruct(self.parameters_, self._check_X(X))
+
+    def cse(self, X) -> float:
+        """The chain's cumulative squared error :math:`E` per row (noise-free chain)."""
+        self._check_fitted()
+        return self.network_.cse(self.parameters_, self._check_X(X))
+
+    def reconstruction_error(self, X) -> float:
+        r""":math:`\frac1L\sum_l\lVert x_l(1) - x_l(0)\rVert^2` (noise-free chain)."""
+        self._check_fitted()
+        return self.network_.reconstruction_error(self.parameters_, self._check_X(X))
+
+    def pseudo_likelihood(self, X) -> float:
+        """The log pseudo-likelihood per feature (``visible="sigmoid"``, ``hidden="binary"``);
+        see :meth:`RBMNetwork.pseudo_likelihood`."""
+        self._check_fitted()
+        return self.network_.pseudo_likelihood(self.parameters_, self._check_X(X))
+
+    def score(self, X) -> float:
+        """Minus the reconstruction error: higher is better, as scikit-learn expects."""
+        return -self.reconstruction_error(X)
