@@ -104,7 +104,10 @@ def test_ctrl_c_writes_what_it_has_and_exits_130(tmp_path, monkeypatch, capsys):
     assert (out / "model.npz").is_file()
 
 
-def test_reproduce_writes_report_and_resumes(tmp_path, monkeypatch, capsys):
+def test_reproduce_writes_every_section_and_resumes(tmp_path, monkeypatch, capsys):
+    from relustep.experiments import SECTIONS
+    from relustep.experiments.reproduce import section
+
     calls = []
     real_run_one = baselines.run_one
 
@@ -114,35 +117,42 @@ def test_reproduce_writes_report_and_resumes(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(baselines, "run_one", counted_run_one)
     out = tmp_path / "report"
-    argv = ["reproduce", "--tiny", "--only", "baselines", "--seeds", "2", "--out", str(out)]
+    argv = ["reproduce", "--tiny", "--out", str(out)]
     assert main(argv) == 0
     n_runs = len(datasets.names()) * len(baselines.RULES)
-    assert len(calls) == 2 * n_runs
+    assert len(calls) == n_runs
     printed = capsys.readouterr().out
-    assert str(out / "report.md") in printed
+    assert str(out / "report.md") in printed and "| section | claim | verdict |" in printed
 
     report = (out / "report.md").read_text()
-    assert "| dataset | rule | lr |" in report and f"relustep {relustep.__version__}" in report
-    assert "| mnist | adam |" in report
+    assert f"relustep {relustep.__version__}" in report
+    for name in SECTIONS:
+        module = section(name)
+        assert f"## {module.TITLE}" in report and module.CLAIM in report
+    assert section("baselines").verdicts([]) == []  # the reference claims nothing
+    verdicts = re.findall(r"\| \*\*(supported|not supported|mixed)\*\* \|", report)
+    assert len(verdicts) >= len(SECTIONS) - 1  # every paper's section has at least one verdict
+    assert "| dataset | rule | lr |" in report and "| mnist | adam |" in report
     images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
-    assert sorted(images) == sorted(f"figures/baselines-{name}.png" for name in datasets.names())
+    for name in SECTIONS:
+        assert any(f"figures/{name}-" in image for image in images), name
     assert all((out / image).stat().st_size > 0 for image in images)
     html = (out / "report.html").read_text()
     assert "<table>" in html and html.count("data:image/png;base64,") == len(images)
 
-    results = sorted((out / "results").glob("*.json"))
-    assert [path.name for path in results] == [
-        "baselines-tiny-seed0.json",
-        "baselines-tiny-seed1.json",
-    ]
-    results[1].unlink()
-    before = results[0].stat().st_mtime_ns
+    results = sorted(path.name for path in (out / "results").glob("*.json"))
+    assert results == sorted(f"{name}-tiny-seed0.json" for name in SECTIONS)
+    stored = {path: path.stat().st_mtime_ns for path in (out / "results").glob("*.json")}
+    (out / "results" / "baselines-tiny-seed0.json").unlink()
     calls.clear()
     assert main(argv) == 0
-    assert len(calls) == n_runs  # only the deleted seed ran again
-    assert results[0].stat().st_mtime_ns == before and results[1].is_file()
-    assert main([*argv, "--force"]) == 0
-    assert len(calls) == 3 * n_runs
+    assert len(calls) == n_runs  # only the deleted result was computed again
+    for path, mtime in stored.items():
+        if path.name != "baselines-tiny-seed0.json":
+            assert path.stat().st_mtime_ns == mtime
+    calls.clear()
+    assert main([*argv, "--only", "baselines", "--force"]) == 0
+    assert len(calls) == n_runs
 
 
 def test_reproduce_rejects_unknown_sections(capsys):
