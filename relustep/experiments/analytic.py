@@ -319,8 +319,9 @@ def format_table(rows: list[dict]) -> str:
 
 
 def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
-    """The Markdown section of the report: the claim, what was run, the table, the plots (saved
-    in ``out_dir/figures/``, linked relatively) and the verdict with the numbers behind it.
+    """The Markdown section of the report (its title and the claim come from the main job, see
+    :mod:`relustep.experiments.reproduce`): what was run, the table, the plots (saved in
+    ``out_dir/figures/``, linked relatively) and the verdict with the numbers behind it.
 
     Parameters
     ----------
@@ -337,10 +338,6 @@ def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
     sizes = sorted({row["size"] for row in rows})
     seeds = sorted({row["seed"] for row in rows})
     lines = [
-        "## Two-layer ReLU networks solved analytically (Barbu 2023)",
-        "",
-        f"**Claim** (from the abstract): {CLAIM}",
-        "",
         "**What was run** (relustep's protocol: the paper's algorithm, datasets and tables could "
         "not be read, and the solver's formulas, safeguard and defaults are derived in relustep; "
         "the paper's exact form may differ): a two-layer ReLU network with the same width and the "
