@@ -17,6 +17,7 @@ import os
 import numpy as np
 
 from relustep import steps
+from relustep._validation import check_array, check_dtype
 
 ESTIMATORS: dict[str, type] = {}
 
@@ -63,6 +64,17 @@ class BaseEstimator:
             if not _same(value, defaults[name].default)
         ]
         return f"{type(self).__name__}({', '.join(changed)})"
+
+    def _check_X(self, X, name: str = "X") -> np.ndarray:
+        """``X`` as a C-contiguous array of the estimator's ``dtype``, with the number of
+        features seen in ``fit`` once there is one."""
+        X = check_array(X, name, ndim=2, dtype=check_dtype(self.dtype))
+        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
+                f"{self.n_features_in_}"
+            )
+        return X
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "parameters_"):

@@ -47,7 +47,6 @@ import numpy as np
 
 from relustep import kernels, steps
 from relustep._validation import (
-    check_array,
     check_choice,
     check_dtype,
     check_int,
@@ -334,15 +333,6 @@ class Autoencoder(BaseEstimator):
         if not isinstance(self.verbose, bool):
             raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
 
-    def _check_X(self, X, name: str = "X") -> np.ndarray:
-        X = check_array(X, name, ndim=2, dtype=check_dtype(self.dtype))
-        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}"
-            )
-        return X
-
     def _make_network(self) -> AutoencoderNetwork:
         return AutoencoderNetwork(
             (self.n_features_in_, *self._encoder_sizes()),
@@ -461,6 +451,7 @@ class Autoencoder(BaseEstimator):
     def reconstruction_error(self, X) -> float:
         r""":math:`\frac1L\sum_l\lVert\hat x_l - x_l\rVert^2`, the same measure as
         :meth:`relustep.models.rbm.RBM.reconstruction_error`."""
+        self._check_fitted()
         X_checked = self._check_X(X)
         return 2.0 * self.network_.loss(self.parameters_, X_checked, X_checked)
 

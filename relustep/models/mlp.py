@@ -218,15 +218,6 @@ class _DenseNetworkEstimator(BaseEstimator):
             )
 
     # -- data ------------------------------------------------------------------------------------
-    def _check_X(self, X, name: str = "X") -> np.ndarray:
-        X = check_array(X, name, ndim=2, dtype=check_dtype(self.dtype))
-        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}"
-            )
-        return X
-
     def _check_validation(self, validation_data, n_features: int):
         if validation_data is None:
             return None

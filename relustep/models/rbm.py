@@ -53,7 +53,6 @@ import numpy as np
 
 from relustep import kernels, steps
 from relustep._validation import (
-    check_array,
     check_choice,
     check_dtype,
     check_int,
@@ -659,15 +658,6 @@ class RBM(BaseEstimator):
         check_random_state(self.random_state)
         if not isinstance(self.verbose, bool):
             raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
-
-    def _check_X(self, X, name: str = "X") -> np.ndarray:
-        X = check_array(X, name, ndim=2, dtype=check_dtype(self.dtype))
-        if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}"
-            )
-        return X
 
     def _make_network(self) -> RBMNetwork:
         return RBMNetwork(
