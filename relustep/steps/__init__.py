@@ -1,8 +1,9 @@
 """Step rules: how far to move along which direction.
 
-Each rule is a small class; :func:`get` builds one from a name (``"constant"``, ``"momentum"``,
-``"nesterov"``, ``"adam"``), from a configuration dict as saved by
-:meth:`~relustep.steps.base.StepRule.get_config`, or passes a rule object through.
+Each rule is a small class; :func:`get` builds one from a name (see :func:`names`: ``"constant"``,
+``"momentum"``, ``"nesterov"``, ``"adam"``, ``"qlab"``, ``"lqa"``, ``"exact"``, ``"golovko"``),
+from a configuration dict as saved by :meth:`~relustep.steps.base.StepRule.get_config`, or
+passes a rule object through.
 """
 
 from __future__ import annotations
@@ -21,14 +22,14 @@ from relustep.steps.qlab import QLAB
 ALIASES = {"sgd": ("constant", {}), "nesterov": ("momentum", {"nesterov": True})}
 
 __all__ = [
-    "LQA",
-    "QLAB",
     "Adam",
     "Constant",
     "ExactLineSearch",
     "Golovko",
+    "LQA",
     "Line",
     "Momentum",
+    "QLAB",
     "StepRule",
     "get",
     "names",
