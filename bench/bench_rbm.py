@@ -39,7 +39,8 @@ import relustep
 from relustep import kernels, steps
 from relustep.history import History
 from relustep.kernels import rbm as rbm_kernels
-from relustep.models.rbm import RBM, RBMBatchObjective, RBMNetwork
+from relustep.estimators import RBM
+from relustep.models.rbm import RBMBatchObjective, RBMNetwork
 from relustep.train import Stepper
 
 N_HIDDEN = 256
@@ -147,7 +148,7 @@ def compile_cost() -> None:
     print("\nFirst fit in a fresh process, seconds: empty Numba cache (compiles), then warm cache")
     for label, statement in COMPILE_PROGRAMS.items():
         program = (
-            "import time, numpy as np; from relustep.models.rbm import RBM; "
+            "import time, numpy as np; from relustep import RBM; "
             "X = np.random.default_rng(0).random((20, 6)); started = time.perf_counter(); "
             f"{statement}; print(time.perf_counter() - started)"
         )

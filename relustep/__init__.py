@@ -8,11 +8,14 @@ __version__ = "0.1.0"
 
 from relustep import datasets, steps  # noqa: E402
 from relustep.base import NotFittedError, load  # noqa: E402
+from relustep.estimators import (  # noqa: E402
+    RBM,
+    Autoencoder,
+    DeepAutoencoder,
+    MLPClassifier,
+    ReLURegressor,
+)
 from relustep.history import History  # noqa: E402
-from relustep.models.autoencoder import Autoencoder  # noqa: E402
-from relustep.models.deep import DeepAutoencoder  # noqa: E402
-from relustep.models.mlp import MLPClassifier, ReLURegressor  # noqa: E402
-from relustep.models.rbm import RBM  # noqa: E402
 from relustep.optimize import minimize  # noqa: E402
 from relustep.train import DivergenceError  # noqa: E402
 

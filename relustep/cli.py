@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relustep import __version__, datasets, steps
+from relustep.estimators.mlp import MLPClassifier, ReLURegressor
 from relustep.experiments import SECTIONS
-from relustep.models.mlp import MLPClassifier, ReLURegressor
 from relustep.train import DivergenceError
 
 INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)

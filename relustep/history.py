@@ -25,8 +25,6 @@ from __future__ import annotations
 import csv
 import math
 
-import numpy as np
-
 STEP_KEYS = ("loss", "step_size", "n_forward", "n_backward", "seconds")
 EPOCH_KEYS = ("train_loss", "val_loss", "seconds", "step")
 
@@ -36,8 +34,10 @@ class History(dict):
 
     def __init__(self, fallbacks=(), data: dict | None = None):
         super().__init__()
-        for key in (*STEP_KEYS, *fallbacks):
+        for key in STEP_KEYS:
             self[key] = []
+        self._defaults: dict[str, float] = {}
+        self.add_fallbacks(fallbacks)
         self["epochs"] = {key: [] for key in EPOCH_KEYS}
         if data is not None:
             for key, values in data.items():
@@ -59,6 +59,7 @@ class History(dict):
         for key in fallbacks:
             if key not in self:
                 self[key] = [0] * len(self)
+            self._defaults[key] = 0
 
     def add_logged(self, names) -> None:
         """Add columns for per-step values not seen yet (a rule's logged values, the
@@ -66,23 +67,45 @@ class History(dict):
         for key in names:
             if key not in self:
                 self[key] = [math.nan] * len(self)
+            self._defaults[key] = math.nan
 
     def record_step(self, values: dict) -> None:
-        """Append one step; ``values`` must name every per-step entry."""
+        """Append one step; ``values`` must name every per-step entry except fallbacks (0 when
+        left out) and logged values (``nan``)."""
         for key in self.step_keys:
-            self[key].append(values[key])
+            self[key].append(values[key] if key in values else self._defaults.get(key, math.nan))
 
-    def record_epoch(self, train_loss: float, val_loss: float, seconds: float) -> None:
-        """Append one epoch's measurements."""
+    def record_steps(self, columns: dict) -> None:
+        """Append several steps: ``columns`` maps each entry to a list, one value per step;
+        fallbacks and logged values may be left out, as in :meth:`record_step`."""
+        n_steps = len(columns["loss"])
+        for key in self.step_keys:
+            if key in columns:
+                self[key].extend(columns[key])
+            else:
+                self[key].extend([self._defaults.get(key, math.nan)] * n_steps)
+
+    def record_epoch(
+        self, train_loss: float, val_loss: float, seconds: float, **extra: float
+    ) -> None:
+        """Append one epoch's measurements. ``extra`` entries (an analytic solver's counts) get a
+        column of their own, ``nan`` on the epochs that did not report them."""
         epochs = self["epochs"]
+        n_epochs = len(epochs["step"])
+        for key in extra:
+            epochs.setdefault(key, [math.nan] * n_epochs)
+        for key in epochs:
+            if key not in EPOCH_KEYS:
+                epochs[key].append(extra.get(key, math.nan))
         epochs["train_loss"].append(float(train_loss))
         epochs["val_loss"].append(float(val_loss))
         epochs["seconds"].append(float(seconds))
         epochs["step"].append(len(self))
 
-    def total(self, key: str) -> float:
-        """The sum of a per-step entry over the run (for example the forward passes)."""
-        return float(np.sum(self[key]))
+    def total(self, key: str) -> int | float:
+        """The sum of a per-step entry over the run (for example the forward passes): an
+        ``int`` for counts, a ``float`` for measured values."""
+        return sum(self[key]) if self[key] else 0
 
     def to_json(self) -> dict:
         """A JSON-ready copy (``nan`` becomes ``None``)."""

@@ -274,12 +274,11 @@ class _Capture(StepRule):
         super().start(n_parameters, dtype)
         self.rule.start(n_parameters, dtype)
 
-    def direction(self, gradient):
-        self.rule.n_steps = self.n_steps
+    def compute_direction(self, gradient):
         return self.rule.direction(gradient)
 
     def size(self, line: Line) -> float:
-        if self.n_steps < self.step:
+        if self.n_steps <= self.step:
             return self.rule.size(line)
         trial_step = getattr(self.rule, "trial_step", None)
         copied = Line(

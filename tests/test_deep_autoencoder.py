@@ -5,9 +5,7 @@ import numpy as np
 import pytest
 
 import relustep
-from relustep.models.autoencoder import Autoencoder
-from relustep.models.deep import DeepAutoencoder
-from relustep.models.rbm import RBM
+from relustep.estimators import RBM, Autoencoder, DeepAutoencoder
 
 
 @pytest.fixture(scope="module")

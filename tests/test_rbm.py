@@ -9,7 +9,8 @@ import relustep
 from relustep import kernels, steps
 from relustep.history import History
 from relustep.kernels import rbm as rbm_kernels
-from relustep.models.rbm import RBM, RBMBatchObjective, RBMNetwork, _gram_times
+from relustep.estimators import RBM
+from relustep.models.rbm import RBMBatchObjective, RBMNetwork, _gram_times
 from relustep.train import Stepper
 
 UNIT_PAIRS = [

@@ -23,9 +23,9 @@ import numpy as np
 
 from relustep import datasets
 from relustep._validation import check_choice, check_int
+from relustep.estimators.mlp import ReLURegressor
 from relustep.experiments._common import finite, fit_or_diverge, mean_std, unique
 from relustep.history import History
-from relustep.models.mlp import ReLURegressor
 from relustep.progress import ProgressBar
 
 TITLE = "Two-layer ReLU networks solved analytically (Barbu 2023)"

@@ -17,8 +17,8 @@ import numpy as np
 
 from relustep import datasets, steps
 from relustep._validation import check_choice, check_int
+from relustep.estimators.mlp import MLPClassifier, ReLURegressor
 from relustep.experiments._common import finite, fit_or_diverge, last, mean_std, unique
-from relustep.models.mlp import MLPClassifier, ReLURegressor
 from relustep.progress import ProgressBar
 
 RULES = {

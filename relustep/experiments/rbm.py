@@ -19,8 +19,8 @@ import numpy as np
 
 from relustep import datasets
 from relustep._validation import check_choice, check_int
+from relustep.estimators.rbm import RBM
 from relustep.experiments._common import finite, mean_std
-from relustep.models.rbm import RBM
 from relustep.progress import ProgressBar
 from relustep.train import DivergenceError
 

@@ -20,7 +20,7 @@ KERNELS = {
     "square_loss": (dense.square_loss, dense.square_loss_numpy),
     "adam_direction": (steps.adam_direction, steps.adam_direction_numpy),
     "momentum_direction": (steps.momentum_direction, steps.momentum_direction_numpy),
-    "step_along": (steps.step_along, steps.step_along_numpy),
+    "step_into": (steps.step_into, steps.step_into_numpy),
     "rbm_transfer": (rbm.transfer, rbm.transfer_numpy),
     "rbm_local_errors": (rbm.local_errors, rbm.local_errors_numpy),
     "golovko_sums": (rbm.golovko_sums, rbm.golovko_sums_numpy),
@@ -64,5 +64,5 @@ def warm_up(dtype=np.float64) -> None:
     dense.softmax_cross_entropy(matrix, np.zeros(2, np.int64), out_matrix)
     steps.adam_direction(vector, vector.copy(), vector.copy(), 0.9, 0.999, 1e-8, 1, out_vector)
     steps.momentum_direction(vector, vector.copy(), 0.9, False, out_vector)
-    steps.step_along(vector.copy(), 0.5, vector)
+    steps.step_into(out_vector, vector, 0.5, vector)
     _WARM.add(dtype)

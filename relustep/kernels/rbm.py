@@ -36,12 +36,11 @@ import math
 import numpy as np
 
 from relustep.kernels._jit import jit
+from relustep.kernels.steps import frozen_step
 
 LINEAR, RELU, SIGMOID, NRELU, BINARY = 0, 1, 2, 3, 4
 UNIT_CODES = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "nrelu": NRELU, "binary": BINARY}
 STEP_CONSTANT, STEP_GOLOVKO = 0, 1
-#: status codes written per step by :func:`online_epoch`
-STEP_TAKEN, NOTHING_TO_LEARN, NON_FINITE, NOT_DESCENT = 0, 1, 2, 3
 
 
 def _sigmoid_numpy(pre: np.ndarray) -> np.ndarray:
@@ -242,8 +241,8 @@ def online_epoch_numpy(
     :math:`K_x[p,q] = x(p)^\top x(q) + 1` and :math:`K_y[p,q] = y(p-1)^\top y(q-1) + 1` (their
     diagonals only when ``diagonal``), :math:`C_h = K_x d_h`, :math:`C_v = K_y d_v`, and
     :math:`\alpha^* =` (sum of numerators) / (sum of denominators) of :func:`golovko_sums_numpy`.
-    ``alpha = 0`` when both sums are zero (status ``NOTHING_TO_LEARN``); no step when
-    :math:`\alpha^*` is not finite (``NON_FINITE``) or negative (``NOT_DESCENT``).
+    The safeguards are those of :func:`relustep.kernels.steps.frozen_step`, whose outcome is
+    written in ``statuses`` (0: the step was taken).
 
     Per step it writes the loss :math:`E` at the starting point, the step taken, the status and the
     fraction of ReLU units that cross zero inside the step.
@@ -270,7 +269,7 @@ def online_epoch_numpy(
         d_h = gamma * slope_h if masked else gamma
         d_v = error * slope_v if masked else error
         losses[t] = 0.5 * (np.sum(gamma * gamma) + np.sum(error * error))
-        alpha, status, crossed, counted = lr, STEP_TAKEN, 0, 0
+        alpha, status, crossed, counted = lr, 0, 0, 0
         if step_kind == STEP_GOLOVKO:
             gram_x = xs[1:] @ xs[1:].T + 1.0
             gram_y = ys[:-1] @ ys[:-1].T + 1.0
@@ -279,14 +278,7 @@ def online_epoch_numpy(
             moves_h, moves_v = gram_x @ d_h, gram_y @ d_v
             numerator = np.sum(gamma * slope_h * moves_h) + np.sum(error * slope_v * moves_v)
             denominator = np.sum((slope_h * moves_h) ** 2) + np.sum((slope_v * moves_v) ** 2)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                alpha = np.float64(numerator) / np.float64(denominator)
-            if numerator == 0 and denominator == 0:
-                alpha, status = 0.0, NOTHING_TO_LEARN
-            elif not np.isfinite(alpha):
-                alpha, status = 0.0, NON_FINITE
-            elif alpha < 0:
-                alpha, status = 0.0, NOT_DESCENT
+            alpha, status = frozen_step(float(numerator), float(denominator))
             if hidden_kind == RELU:
                 crossed += zero_crossings_numpy(pre_h[1:], moves_h, alpha)
                 counted += k * m
@@ -395,7 +387,7 @@ def online_epoch(
                 d_v[p, i] = error * slope_v[p, i] if masked else error
         losses[t] = 0.5 * loss
         alpha = lr
-        status = STEP_TAKEN
+        status = 0
         crossed = 0
         counted = 0
         if step_kind == STEP_GOLOVKO:
@@ -423,16 +415,7 @@ def online_epoch(
                     weighted = slope_v[p, i] * moves_v[p, i]
                     numerator += (xs[p, i] - xs[p - 1, i]) * weighted
                     denominator += weighted * weighted
-            alpha = numerator / denominator
-            if numerator == 0.0 and denominator == 0.0:
-                alpha = 0.0
-                status = NOTHING_TO_LEARN
-            elif not math.isfinite(alpha):
-                alpha = 0.0
-                status = NON_FINITE
-            elif alpha < 0.0:
-                alpha = 0.0
-                status = NOT_DESCENT
+            alpha, status = frozen_step(numerator, denominator)
             for p in range(1, k + 1):
                 if hidden_kind == RELU:
                     for j in range(m):

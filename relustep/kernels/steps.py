@@ -1,7 +1,8 @@
-r"""Kernels of the baseline step rules: one fused pass over the flat parameter vector.
+r"""Kernels of the step rules: one fused pass over the flat parameter vector, and the analytic
+step's safeguards.
 
 Each updates the rule's state and writes the direction :math:`d` into ``out``; the trainer then
-moves :math:`\theta \leftarrow \theta - \alpha d` with :func:`step_along`. Working on the one flat
+moves :math:`\theta \leftarrow \theta - \alpha d` with :func:`step_into`. Working on the one flat
 vector is what keeps each of these a single loop.
 """
 
@@ -84,12 +85,49 @@ def momentum_direction(gradient, velocity, momentum, nesterov, out):
         out[i] = gradient[i] + momentum * u if nesterov else u
 
 
-def step_along_numpy(theta: np.ndarray, alpha: float, direction: np.ndarray) -> None:
-    r"""Move in place: :math:`\theta \leftarrow \theta - \alpha d`."""
-    theta -= alpha * direction
+def step_into_numpy(
+    out: np.ndarray, theta: np.ndarray, alpha: float, direction: np.ndarray
+) -> None:
+    r"""Write the point :math:`\theta - \alpha d` into ``out`` (which may be ``theta`` itself).
+
+    The trainer writes each step into a second buffer, so that the point before the step is kept
+    without a copy; a probe of the loss along a line writes its point the same way."""
+    np.subtract(theta, alpha * direction, out=out)
 
 
 @jit
-def step_along(theta, alpha, direction):
+def step_into(out, theta, alpha, direction):
     for i in range(theta.shape[0]):
-        theta[i] -= alpha * direction[i]
+        out[i] = theta[i] - alpha * direction[i]
+
+
+#: the outcomes of :func:`frozen_step`, and the names under which a history counts them
+STEP_TAKEN, NOTHING_TO_LEARN, NON_FINITE, NOT_DESCENT = 0, 1, 2, 3
+SAFEGUARDS = {
+    NOTHING_TO_LEARN: "nothing_to_learn",
+    NON_FINITE: "non_finite",
+    NOT_DESCENT: "not_descent",
+}
+
+
+@jit
+def frozen_step(numerator, denominator):
+    r"""The minimum :math:`\alpha^* = \text{numerator} / \text{denominator}` of a frozen quadratic
+    :math:`q(0) - \text{numerator}\,\alpha + \frac12\text{denominator}\,\alpha^2`, with the
+    analytic step's safeguards; returns ``(alpha, outcome)``.
+
+    - both zero: nothing to learn, :math:`\alpha = 0` (``NOTHING_TO_LEARN``);
+    - :math:`\alpha^*` not finite: no step (``NON_FINITE``);
+    - :math:`\alpha^* < 0`, uphill on the quadratic: no step (``NOT_DESCENT``).
+
+    One function serves the step rule (:class:`relustep.steps.golovko.Golovko`) and the fused
+    online kernel (:func:`relustep.kernels.rbm.online_epoch`), so the safeguards are written once.
+    """
+    if numerator == 0.0 and denominator == 0.0:
+        return 0.0, NOTHING_TO_LEARN
+    alpha = numerator / denominator if denominator != 0.0 else math.inf * numerator
+    if not math.isfinite(alpha):
+        return 0.0, NON_FINITE
+    if alpha < 0.0:
+        return 0.0, NOT_DESCENT
+    return alpha, STEP_TAKEN

@@ -45,19 +45,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from relustep import kernels, steps
-from relustep._validation import (
-    check_choice,
-    check_dtype,
-    check_int,
-    check_random_state,
-)
-from relustep.base import BaseEstimator
-from relustep.history import History
+from relustep import kernels
+from relustep._validation import check_choice, check_int
 from relustep.kernels.rbm import UNIT_CODES, apply_transfer
+from relustep.objective import FrozenQuadratic
 from relustep.params import ParameterLayout
-from relustep.steps.golovko import FrozenQuadratic
-from relustep.train import train
 
 VISIBLE_UNITS = ("linear", "sigmoid", "relu")
 _NOT_SAMPLED = np.empty((0, 0))
@@ -87,6 +79,8 @@ class AutoencoderNetwork:
     >>> gradient.shape == theta.shape
     True
     """
+
+    capabilities = frozenset({"gradient", "frozen_quadratic"})
 
     def __init__(
         self,
@@ -164,13 +158,18 @@ class AutoencoderNetwork:
             activations.append(out)
         return pres, slopes, activations
 
-    def encode(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
+    def transform(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         """The code layer :math:`A_K`."""
         return self.forward(theta, X, depth=self.depth)[2][-1]
 
     def reconstruct(self, theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         r"""The reconstruction :math:`\hat X`."""
         return self.forward(theta, X)[2][-1]
+
+    def reconstruction_error(self, theta: np.ndarray, X: np.ndarray) -> float:
+        r""":math:`\frac1L\sum_l\lVert\hat x_l - x_l\rVert^2`, twice the loss: the measure
+        :meth:`relustep.models.rbm.RBMNetwork.reconstruction_error` gives the RBM."""
+        return 2.0 * self.loss(theta, X, X)
 
     def loss(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
         r""":math:`\frac1{2L}\sum_l\lVert\hat x_l - y_l\rVert^2` (``y`` is ``X`` for an
@@ -244,218 +243,5 @@ class AutoencoderNetwork:
             numerator=float(np.vdot(residual, tangent)) / n_rows,
             denominator=float(np.vdot(tangent, tangent)) / n_rows,
             crossing_fraction=crossing_fraction,
+            forward_passes=1,
         )
-
-
-class Autoencoder(BaseEstimator):
-    r"""A one-hidden-layer ReLU autoencoder, :math:`\hat x = F_v(V\,\mathrm{relu}(W^\top x + b) +
-    c)`, tied (:math:`V = W^\top`) or untied, trained by backpropagation with any step rule.
-
-    The mathematics is in :class:`AutoencoderNetwork`; the default step ``"golovko"`` is the
-    analytic frozen-pattern (Gauss-Newton) step of :class:`relustep.steps.golovko.Golovko`.
-
-    Parameters
-    ----------
-    n_hidden : int, default 64
-    visible : {"sigmoid", "linear", "relu"}, default "sigmoid"
-    tied : bool, default True
-    step : str, dict or StepRule, default "golovko"
-    batch_size : int, default 100
-    epochs : int, default 10
-    dtype : {"float64", "float32"}, default "float64"
-    backend : {"numba", "numpy"}, default "numba"
-    random_state : None, int or numpy.random.Generator
-    verbose : bool, default False
-
-    Attributes
-    ----------
-    components_ : ndarray, shape (n_hidden, n_features)
-        The encoder's weights :math:`W^\top` (a view into ``parameters_``).
-    intercept_hidden_, intercept_visible_ : ndarray
-    parameters_ : ndarray
-    network_ : AutoencoderNetwork
-    step_ : StepRule
-    history_ : History
-    n_features_in_, n_iter_, t_ : int
-    loss_ : float
-
-    Examples
-    --------
-    >>> import numpy as np, relustep
-    >>> X = relustep.datasets.load("digits").X_train[:200]
-    >>> model = Autoencoder(16, epochs=5, batch_size=20, random_state=0).fit(X)
-    >>> model.transform(X).shape
-    (200, 16)
-    """
-
-    _array_attributes = ("parameters_",)
-    _scalar_attributes = ("n_features_in_", "n_iter_", "t_", "loss_")
-
-    def __init__(
-        self,
-        n_hidden: int = 64,
-        *,
-        visible: str = "sigmoid",
-        tied: bool = True,
-        step="golovko",
-        batch_size: int = 100,
-        epochs: int = 10,
-        dtype: str = "float64",
-        backend: str = "numba",
-        random_state=None,
-        verbose: bool = False,
-    ):
-        self.n_hidden = n_hidden
-        self.visible = visible
-        self.tied = tied
-        self.step = step
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.dtype = dtype
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
-
-    def _encoder_sizes(self) -> tuple[int, ...]:
-        return (check_int(self.n_hidden, "n_hidden"),)
-
-    def _check_settings(self) -> None:
-        self._encoder_sizes()
-        check_choice(self.visible, "visible", VISIBLE_UNITS)
-        if not isinstance(self.tied, bool):
-            raise TypeError(f"tied must be True or False, got {self.tied!r}")
-        steps.get(self.step)
-        check_int(self.batch_size, "batch_size")
-        check_int(self.epochs, "epochs", low=0)
-        check_dtype(self.dtype)
-        check_choice(self.backend, "backend", kernels.BACKENDS)
-        check_random_state(self.random_state)
-        if not isinstance(self.verbose, bool):
-            raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
-
-    def _make_network(self) -> AutoencoderNetwork:
-        return AutoencoderNetwork(
-            (self.n_features_in_, *self._encoder_sizes()),
-            visible=self.visible,
-            tied=self.tied,
-            backend=self.backend,
-        )
-
-    def _initialise(self, n_features: int) -> None:
-        self._rng = check_random_state(self.random_state)
-        self.n_features_in_ = n_features
-        self.network_ = self._make_network()
-        self.parameters_ = self.network_.init_parameters(self._rng, check_dtype(self.dtype))
-        self._start_rule(self.step)
-        self.n_iter_, self.t_, self.loss_ = 0, 0, float("nan")
-
-    def _start_rule(self, step) -> None:
-        self.step_ = steps.get(step)
-        self.step_.start(self.parameters_.size, self.parameters_.dtype)
-        self.history_ = History(self.step_.fallbacks)
-
-    def _after_load(self) -> None:
-        history = self.history_
-        self.network_ = self._make_network()
-        self.parameters_ = np.ascontiguousarray(self.parameters_, dtype=check_dtype(self.dtype))
-        self._start_rule(self.step)
-        self.history_ = history
-        self._rng = check_random_state(self.random_state)
-
-    def _train(self, X, epochs: int, validation, batch_size: int) -> None:
-        try:
-            train(
-                self.network_,
-                self.parameters_,
-                X,
-                X,
-                self.step_,
-                self.history_,
-                epochs=epochs,
-                batch_size=min(batch_size, len(X)),
-                rng=self._rng,
-                validation=validation,
-                verbose=self.verbose,
-                description=type(self).__name__,
-            )
-        finally:
-            self.n_iter_ = len(self.history_["epochs"]["train_loss"])
-            self.t_ = len(self.history_)
-            if self.n_iter_:
-                self.loss_ = self.history_["epochs"]["train_loss"][-1]
-
-    def fit(self, X, validation_data=None):
-        """Train from a fresh initialisation for ``epochs`` epochs.
-
-        Parameters
-        ----------
-        X : array_like, shape (n_samples, n_features)
-        validation_data : array_like, shape (n_val, n_features), optional
-            Its loss is recorded after each epoch in ``history_["epochs"]["val_loss"]``.
-
-        Returns
-        -------
-        self
-        """
-        self._check_settings()
-        self.__dict__.pop("n_features_in_", None)
-        X = self._check_X(X)
-        self._initialise(X.shape[1])
-        validation = None
-        if validation_data is not None:
-            X_val = self._check_X(validation_data, "validation_data")
-            validation = (X_val, X_val)
-        self._train(
-            X,
-            check_int(self.epochs, "epochs", low=0),
-            validation,
-            check_int(self.batch_size, "batch_size"),
-        )
-        return self
-
-    def partial_fit(self, X):
-        """One step on ``X`` as one mini-batch, recorded in ``history_`` as one epoch (with the
-        loss on ``X`` after it); the first call initialises the model."""
-        self._check_settings()
-        X = self._check_X(X)
-        if not hasattr(self, "parameters_"):
-            self._initialise(X.shape[1])
-        self._train(X, 1, None, len(X))
-        return self
-
-    @property
-    def components_(self) -> np.ndarray:
-        self._check_fitted()
-        return self.network_.layout.views(self.parameters_)["W1"].T
-
-    @property
-    def intercept_hidden_(self) -> np.ndarray:
-        self._check_fitted()
-        return self.network_.layout.views(self.parameters_)["b1"]
-
-    @property
-    def intercept_visible_(self) -> np.ndarray:
-        self._check_fitted()
-        return self.network_.layout.views(self.parameters_)["c1"]
-
-    def transform(self, X) -> np.ndarray:
-        """The code (hidden) layer's activations."""
-        self._check_fitted()
-        return self.network_.encode(self.parameters_, self._check_X(X))
-
-    def reconstruct(self, X) -> np.ndarray:
-        r"""The reconstruction :math:`\hat X`."""
-        self._check_fitted()
-        return self.network_.reconstruct(self.parameters_, self._check_X(X))
-
-    def reconstruction_error(self, X) -> float:
-        r""":math:`\frac1L\sum_l\lVert\hat x_l - x_l\rVert^2`, the same measure as
-        :meth:`relustep.models.rbm.RBM.reconstruction_error`."""
-        self._check_fitted()
-        X_checked = self._check_X(X)
-        return 2.0 * self.network_.loss(self.parameters_, X_checked, X_checked)
-
-    def score(self, X) -> float:
-        """Minus the reconstruction error: higher is better."""
-        self._check_fitted()
-        return -self.reconstruction_error(X)

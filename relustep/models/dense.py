@@ -82,6 +82,8 @@ class DenseReLUNetwork:
     True
     """
 
+    capabilities = frozenset({"gradient"})
+
     def __init__(
         self,
         n_inputs: int,

@@ -46,27 +46,16 @@ The step along this direction may be any rule of :mod:`relustep.steps`; the anal
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from relustep import kernels, steps
-from relustep._validation import (
-    check_choice,
-    check_dtype,
-    check_int,
-    check_random_state,
-)
-from relustep.base import BaseEstimator
-from relustep.history import History
+from relustep import kernels
+from relustep._validation import check_choice, check_int
 from relustep.kernels import rbm as rbm_kernels
 from relustep.kernels.rbm import apply_transfer
+from relustep.objective import FROZEN_QUADRATIC_FORMS, FrozenQuadratic
 from relustep.params import ParameterLayout
-from relustep.progress import ProgressBar
-from relustep.steps.constant import Constant
-from relustep.steps.golovko import FORMS, FrozenQuadratic, Golovko
-from relustep.train import Stepper
 
 VISIBLE_UNITS = ("linear", "sigmoid", "relu")
 HIDDEN_UNITS = ("relu", "nrelu", "binary", "linear")
@@ -165,6 +154,9 @@ class RBMNetwork:
     True
     """
 
+    capabilities = frozenset({"frozen_quadratic"})  # its direction is a rule's, not a gradient
+    fused_forms = ("constant", "frozen_quadratic")  # the steps its online kernel can take
+
     def __init__(
         self,
         n_visible: int,
@@ -214,6 +206,10 @@ class RBMNetwork:
         views["b"][...] = 0.0
         views["c"][...] = 0.0
         return theta
+
+    def fuses(self, form: tuple[str, dict] | None) -> bool:
+        """Whether :func:`fused_epoch` can take a step rule's steps (its ``fused_form()``)."""
+        return form is not None and not self.sampled and form[0] in self.fused_forms
 
     # -- the chain -------------------------------------------------------------------------------
     def draw_noise(self, rng: np.random.Generator, n_rows: int, dtype=np.float64) -> ChainNoise:
@@ -342,7 +338,7 @@ class RBMNetwork:
         """The frozen-error quadratic along the rule's direction at the chain's parameters (see
         :class:`relustep.steps.golovko.Golovko`; derived in relustep, the paper's exact form may
         differ). Returned in the mean convention."""
-        check_choice(form, "form", FORMS)
+        check_choice(form, "form", FROZEN_QUADRATIC_FORMS)
         k, n_rows = chain.k, chain.n_rows
         golovko_sums = self._kernels["golovko_sums"]
         inputs_h = chain.rows(chain.visible[1 : k + 1])  # x(1..k)
@@ -469,6 +465,7 @@ class RBMBatchObjective:
     ):
         self.model, self.X, self.y, self.noise = model, X, X, noise
         self.particles, self.particle_noise = particles, particle_noise
+        self.capabilities = model.capabilities if particles is None else frozenset()
         self.chain: Chain | None = None
         self._direction: np.ndarray | None = None
 
@@ -485,7 +482,11 @@ class RBMBatchObjective:
         self._direction = gradient
         return self.chain.energy / len(self.X), gradient
 
-    def frozen_quadratic(self, direction: np.ndarray, form: str = "gram") -> FrozenQuadratic:
+    def frozen_quadratic(
+        self, theta: np.ndarray, direction: np.ndarray, form: str = "gram"
+    ) -> FrozenQuadratic:
+        """The frozen quadratic along the learning rule's direction, from the chain kept by the
+        last :meth:`loss_and_gradient` (at ``theta``): no further pass."""
         if self.chain is None or direction is not self._direction:
             raise ValueError(
                 "the RBM's analytic step applies along the learning rule's own direction, right "
@@ -523,380 +524,46 @@ def _chunked_mean(total_of, X: np.ndarray, chunk: int) -> float:
     return total / len(X)
 
 
-class RBM(BaseEstimator):
-    r"""A restricted Boltzmann machine with ReLU hidden units, trained by CD-k on the chain's
-    cumulative squared error, with scikit-learn's conventions.
+def fused_epoch(
+    network: RBMNetwork, theta: np.ndarray, X: np.ndarray, order: np.ndarray, form: tuple[str, dict]
+) -> dict | None:
+    """An epoch of online steps (one sample each, in ``order``) inside one kernel, updating
+    ``theta`` in place; ``None`` when the kernel cannot take the rule's step (``form``, from
+    :meth:`~relustep.steps.base.StepRule.fused_form`) or the chain is sampled.
 
-    The mathematics is in :class:`RBMNetwork` (and this module's Notes); the analytic step in
-    :class:`relustep.steps.golovko.Golovko` (derived in relustep; the paper's exact form may
-    differ).
-
-    Parameters
-    ----------
-    n_hidden : int, default 256
-        Number of hidden units :math:`m`.
-    visible : {"sigmoid", "linear", "relu"}, default "sigmoid"
-        Visible transfer: Bernoulli means (data in [0, 1]), Gaussian units (standardised data) or
-        ReLU.
-    hidden : {"relu", "nrelu", "binary", "linear"}, default "relu"
-        ``"relu"``: the deterministic mean-field chain; ``"nrelu"``: noisy ReLU sampling (Nair and
-        Hinton 2010); ``"binary"``: Bernoulli sigmoid units (a classic Bernoulli RBM, with
-        :meth:`pseudo_likelihood`); ``"linear"``: linear units. With sampled hidden units, sigmoid
-        visibles are sampled too.
-    k : int, default 1
-        Steps of the chain (CD-k).
-    rule : {"cse", "cd"}, default "cse"
-        The masked rule (descent on the chain's error) or classic CD.
-    persistent : bool, default False
-        Persistent CD (Tieleman 2008): the negative statistics come from particles that carry on
-        from one step to the next instead of restarting at the data. Needs ``rule="cd"`` and a
-        step rule other than ``"golovko"`` (the analytic step is derived for the data chain).
-    step : str, dict or StepRule, default "golovko"
-        The step rule: ``"golovko"`` (analytic), ``"constant"``, ``"momentum"``, ``"adam"``, ... or
-        an object such as ``relustep.steps.Golovko(verify=True)``.
-    batch_size : int, default 100
-        Rows per step; 1 is online learning (run by one Numba kernel per epoch when the step is
-        constant or analytic without ``verify`` and the chain is deterministic).
-    epochs : int, default 10
-        Passes over the data in ``fit``.
-    dtype : {"float64", "float32"}, default "float64"
-    backend : {"numba", "numpy"}, default "numba"
-        The kernels or their readable NumPy twins.
-    random_state : None, int or numpy.random.Generator
-        Seeds the weights, the order of the samples and the chain's noise; an int gives
-        bit-identical runs.
-    verbose : bool, default False
-        A progress bar on runs longer than two seconds.
-
-    Attributes
-    ----------
-    components_ : ndarray, shape (n_hidden, n_features)
-        :math:`W^\top` (a view into ``parameters_``), as in scikit-learn's ``BernoulliRBM``.
-    intercept_hidden_ : ndarray, shape (n_hidden,)
-    intercept_visible_ : ndarray, shape (n_features,)
-    parameters_ : ndarray
-        ``W, b, c`` in one flat array (layout ``network_.layout``).
-    network_ : RBMNetwork
-    step_ : StepRule
-    history_ : History
-        ``loss`` is the batch's :math:`E` per row before each step; ``epochs`` holds the training
-        and validation :math:`E` (noise-free chain) after each epoch; the analytic step adds its
-        safeguard columns (see :class:`~relustep.steps.golovko.Golovko`).
-    particles_ : ndarray, shape (batch_size, n_features)
-        The persistent chain's visible states (``persistent=True`` only).
-    n_features_in_, n_iter_, t_ : int
-    loss_ : float
-        Training :math:`E` after the last epoch.
-
-    Examples
-    --------
-    >>> import numpy as np, relustep
-    >>> X = relustep.datasets.load("digits").X_train[:200]
-    >>> rbm = RBM(n_hidden=16, epochs=5, batch_size=20, random_state=0).fit(X)
-    >>> rbm.transform(X).shape
-    (200, 16)
-    >>> losses = rbm.history_["epochs"]["train_loss"]
-    >>> bool(losses[-1] < losses[0])
-    True
+    Returns the per-step ``loss`` (:math:`E` of the sample at the starting point), ``step_size``,
+    ``status`` (the analytic step's safeguard, codes of :mod:`relustep.kernels.rbm`) and
+    ``crossing_fraction``, as arrays.
     """
-
-    _array_attributes = ("parameters_",)
-    _scalar_attributes = ("n_features_in_", "n_iter_", "t_", "loss_")
-
-    def __init__(
-        self,
-        n_hidden: int = 256,
-        *,
-        visible: str = "sigmoid",
-        hidden: str = "relu",
-        k: int = 1,
-        rule: str = "cse",
-        persistent: bool = False,
-        step="golovko",
-        batch_size: int = 100,
-        epochs: int = 10,
-        dtype: str = "float64",
-        backend: str = "numba",
-        random_state=None,
-        verbose: bool = False,
-    ):
-        self.n_hidden = n_hidden
-        self.visible = visible
-        self.hidden = hidden
-        self.k = k
-        self.rule = rule
-        self.persistent = persistent
-        self.step = step
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.dtype = dtype
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
-
-    # -- settings and data -----------------------------------------------------------------------
-    def _check_settings(self) -> None:
-        check_int(self.n_hidden, "n_hidden")
-        check_choice(self.visible, "visible", VISIBLE_UNITS)
-        check_choice(self.hidden, "hidden", HIDDEN_UNITS)
-        check_int(self.k, "k")
-        check_choice(self.rule, "rule", LEARNING_RULES)
-        if not isinstance(self.persistent, bool):
-            raise TypeError(f"persistent must be True or False, got {self.persistent!r}")
-        rule = steps.get(self.step)
-        if self.persistent and self.rule != "cd":
-            raise ValueError(f"persistent=True needs rule='cd', got rule={self.rule!r}")
-        if self.persistent and isinstance(rule, Golovko):
-            raise ValueError(
-                "persistent=True cannot use step='golovko': the analytic step is derived for the "
-                "chain that starts at the data"
-            )
-        check_int(self.batch_size, "batch_size")
-        check_int(self.epochs, "epochs")
-        check_dtype(self.dtype)
-        check_choice(self.backend, "backend", kernels.BACKENDS)
-        check_random_state(self.random_state)
-        if not isinstance(self.verbose, bool):
-            raise TypeError(f"verbose must be True or False, got {self.verbose!r}")
-
-    def _make_network(self) -> RBMNetwork:
-        return RBMNetwork(
-            self.n_features_in_,
-            self.n_hidden,
-            visible=self.visible,
-            hidden=self.hidden,
-            k=self.k,
-            rule=self.rule,
-            backend=self.backend,
-        )
-
-    def _initialise(self, n_features: int) -> None:
-        self._rng = check_random_state(self.random_state)
-        self.n_features_in_ = n_features
-        self.network_ = self._make_network()
-        self.parameters_ = self.network_.init_parameters(self._rng, check_dtype(self.dtype))
-        self._start_rule()
-        self.history_ = History(self.step_.fallbacks)
-        self.n_iter_, self.t_, self.loss_ = 0, 0, float("nan")
-        if self.persistent:
-            self.particles_ = self._rng.random((self.batch_size, n_features)).astype(
-                self.parameters_.dtype
-            )
-
-    def _start_rule(self) -> None:
-        self.step_ = steps.get(self.step)
-        self.step_.start(self.parameters_.size, self.parameters_.dtype)
-
-    def _after_load(self) -> None:
-        self.network_ = self._make_network()
-        self.parameters_ = np.ascontiguousarray(self.parameters_, dtype=check_dtype(self.dtype))
-        self._start_rule()
-        self._rng = check_random_state(self.random_state)
-        if self.persistent:
-            self.particles_ = self._rng.random((self.batch_size, self.n_features_in_)).astype(
-                self.parameters_.dtype
-            )
-
-    # -- training --------------------------------------------------------------------------------
-    def fit(self, X, validation_data=None) -> RBM:
-        """Train from a fresh initialisation for ``epochs`` epochs.
-
-        Parameters
-        ----------
-        X : array_like, shape (n_samples, n_features)
-        validation_data : array_like, shape (n_val, n_features), optional
-            Its :math:`E` is recorded after every epoch in ``history_["epochs"]["val_loss"]``.
-
-        Returns
-        -------
-        self
-        """
-        self._check_settings()
-        self.__dict__.pop("n_features_in_", None)
-        X = self._check_X(X)
-        self._initialise(X.shape[1])
-        validation = (
-            None if validation_data is None else self._check_X(validation_data, "validation_data")
-        )
-        self._train(X, check_int(self.epochs, "epochs"), validation)
-        return self
-
-    def partial_fit(self, X) -> RBM:
-        """One step on ``X`` as one mini-batch (rows in the given order); the first call
-        initialises the model.
-
-        Parameters
-        ----------
-        X : array_like, shape (n_rows, n_features)
-
-        Returns
-        -------
-        self
-        """
-        self._check_settings()
-        X = self._check_X(X)
-        if not hasattr(self, "parameters_"):
-            self._initialise(X.shape[1])
-        stepper = Stepper(self.parameters_, self.step_, self.history_)
-        if self._online_kernel_applies(len(X)):  # one sample: the online kernel, one step
-            self._online_epoch(X, np.arange(1), stepper)
-        else:
-            self._step(stepper, X)
-        self.t_ = len(self.history_)
-        return self
-
-    def _step(self, stepper: Stepper, batch: np.ndarray) -> None:
-        noise = self.network_.draw_noise(self._rng, len(batch), self.parameters_.dtype)
-        particles = particle_noise = None
-        if self.persistent:
-            particles = self.particles_
-            particle_noise = self.network_.draw_noise(
-                self._rng, len(particles), self.parameters_.dtype
-            )
-        stepper.step(RBMBatchObjective(self.network_, batch, noise, particles, particle_noise))
-
-    def _online_kernel_applies(self, batch_size: int) -> bool:
-        rule = self.step_
-        return (
-            batch_size == 1
-            and not self.network_.sampled
-            and not self.persistent
-            and (type(rule) is Constant or (type(rule) is Golovko and not rule.verify))
-        )
-
-    def _online_epoch(self, X: np.ndarray, order: np.ndarray, stepper: Stepper) -> None:
-        """Steps with one sample each, in ``order``, inside one kernel; records the same history
-        entries as the generic loop (the seconds are the kernel's time shared equally)."""
-        network, rule, n_steps = self.network_, self.step_, len(order)
-        views = network.layout.views(self.parameters_)
-        losses = np.empty(n_steps)
-        step_sizes = np.empty(n_steps)
-        statuses = np.zeros(n_steps, dtype=np.int64)
-        crossings = np.zeros(n_steps)
-        golovko = isinstance(rule, Golovko)
-        np.copyto(stepper.last_finite, self.parameters_)
-        started = time.perf_counter()
-        kernels.get("rbm_online_epoch", self.backend)(
-            X,
-            order.astype(np.int64),
-            views["W"],
-            views["b"],
-            views["c"],
-            network._visible_code,
-            network._hidden_code,
-            network.rule == "cse",
-            network.k,
-            rbm_kernels.STEP_GOLOVKO if golovko else rbm_kernels.STEP_CONSTANT,
-            0.0 if golovko else rule.lr,
-            golovko and rule.form == "diagonal",
-            losses,
-            step_sizes,
-            statuses,
-            crossings,
-        )
-        seconds = time.perf_counter() - started
-        rule.n_steps += n_steps
-        if not np.all(np.isfinite(losses)):
-            stepper.restore(f"the loss became {losses[~np.isfinite(losses)][0]} in an online epoch")
-        columns = {
-            "loss": losses.tolist(),
-            "step_size": step_sizes.tolist(),
-            "n_forward": [1] * n_steps,
-            "n_backward": [1] * n_steps,
-            "seconds": [seconds / n_steps] * n_steps,
-        }
-        if golovko:
-            columns.update(
-                nothing_to_learn=(statuses == rbm_kernels.NOTHING_TO_LEARN).astype(int).tolist(),
-                non_finite=(statuses == rbm_kernels.NON_FINITE).astype(int).tolist(),
-                not_descent=(statuses == rbm_kernels.NOT_DESCENT).astype(int).tolist(),
-                verify_halvings=[0] * n_steps,
-                verify_failed=[0] * n_steps,
-                crossing_fraction=np.where(
-                    statuses == rbm_kernels.STEP_TAKEN, crossings, np.nan
-                ).tolist(),
-            )
-        for key in self.history_.step_keys:
-            self.history_[key].extend(columns[key])
-
-    def _train(self, X: np.ndarray, epochs: int, validation: np.ndarray | None) -> None:
-        stepper = Stepper(self.parameters_, self.step_, self.history_)
-        batch_size = min(check_int(self.batch_size, "batch_size"), len(X))
-        online_kernel = self._online_kernel_applies(batch_size)
-        seconds = (
-            self.history_["epochs"]["seconds"][-1] if self.history_["epochs"]["seconds"] else 0.0
-        )
-        try:
-            with ProgressBar(epochs, "RBM", enabled=self.verbose) as progress:
-                for _ in range(epochs):
-                    order = self._rng.permutation(len(X))
-                    started = time.perf_counter()
-                    if online_kernel:
-                        self._online_epoch(X, order, stepper)
-                    else:
-                        for start in range(0, len(X), batch_size):
-                            self._step(stepper, X[order[start : start + batch_size]])
-                    seconds += time.perf_counter() - started
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        train_loss = self.network_.cse(self.parameters_, X)
-                    if not np.isfinite(train_loss):
-                        stepper.restore(f"the training loss became {train_loss} after an epoch")
-                    val_loss = (
-                        float("nan")
-                        if validation is None
-                        else self.network_.cse(self.parameters_, validation)
-                    )
-                    self.history_.record_epoch(train_loss, val_loss, seconds)
-                    progress.update(1, f"E {train_loss:.4g}")
-        finally:
-            self.n_iter_ = len(self.history_["epochs"]["train_loss"])
-            self.t_ = len(self.history_)
-            if self.n_iter_:
-                self.loss_ = self.history_["epochs"]["train_loss"][-1]
-
-    # -- what a fitted RBM gives -----------------------------------------------------------------
-    @property
-    def components_(self) -> np.ndarray:
-        self._check_fitted()
-        return self.network_.layout.views(self.parameters_)["W"].T
-
-    @property
-    def intercept_hidden_(self) -> np.ndarray:
-        self._check_fitted()
-        return self.network_.layout.views(self.parameters_)["b"]
-
-    @property
-    def intercept_visible_(self) -> np.ndarray:
-        self._check_fitted()
-        return self.network_.layout.views(self.parameters_)["c"]
-
-    def transform(self, X) -> np.ndarray:
-        """The hidden activations :math:`y(0)` of the noise-free chain, shape
-        ``(n_samples, n_hidden)``."""
-        self._check_fitted()
-        return self.network_.transform(self.parameters_, self._check_X(X))
-
-    def reconstruct(self, X) -> np.ndarray:
-        """The reconstruction :math:`x(1)` of the noise-free chain, ``(n_samples, n_features)``."""
-        self._check_fitted()
-        return self.network_.reconstruct(self.parameters_, self._check_X(X))
-
-    def cse(self, X) -> float:
-        """The chain's cumulative squared error :math:`E` per row (noise-free chain)."""
-        self._check_fitted()
-        return self.network_.cse(self.parameters_, self._check_X(X))
-
-    def reconstruction_error(self, X) -> float:
-        r""":math:`\frac1L\sum_l\lVert x_l(1) - x_l(0)\rVert^2` (noise-free chain)."""
-        self._check_fitted()
-        return self.network_.reconstruction_error(self.parameters_, self._check_X(X))
-
-    def pseudo_likelihood(self, X) -> float:
-        """The log pseudo-likelihood per feature (``visible="sigmoid"``, ``hidden="binary"``);
-        see :meth:`RBMNetwork.pseudo_likelihood`."""
-        self._check_fitted()
-        return self.network_.pseudo_likelihood(self.parameters_, self._check_X(X))
-
-    def score(self, X) -> float:
-        """Minus the reconstruction error: higher is better, as scikit-learn expects."""
-        return -self.reconstruction_error(X)
+    if not network.fuses(form):
+        return None
+    kind, settings = form
+    views = network.layout.views(theta)
+    n_steps = len(order)
+    losses, step_sizes = np.empty(n_steps), np.empty(n_steps)
+    statuses, crossings = np.zeros(n_steps, dtype=np.int64), np.zeros(n_steps)
+    analytic = kind == "frozen_quadratic"
+    kernels.get("rbm_online_epoch", network.backend)(
+        X,
+        order.astype(np.int64),
+        views["W"],
+        views["b"],
+        views["c"],
+        network._visible_code,
+        network._hidden_code,
+        network.rule == "cse",
+        network.k,
+        rbm_kernels.STEP_GOLOVKO if analytic else rbm_kernels.STEP_CONSTANT,
+        0.0 if analytic else settings["lr"],
+        analytic and settings["form"] == "diagonal",
+        losses,
+        step_sizes,
+        statuses,
+        crossings,
+    )
+    return {
+        "loss": losses,
+        "step_size": step_sizes,
+        "status": statuses,
+        "crossing_fraction": crossings,
+    }

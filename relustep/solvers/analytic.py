@@ -131,7 +131,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from relustep import kernels
+from relustep import kernels, steps
 from relustep._validation import (
     check_array,
     check_choice,
@@ -143,9 +143,7 @@ from relustep._validation import (
 )
 from relustep.history import History
 from relustep.models.dense import DenseReLUNetwork
-from relustep.progress import ProgressBar
-from relustep.steps.base import RULES
-from relustep.train import DivergenceError, evaluate_loss, train
+from relustep.train import Stepper, evaluate_loss, run_epochs, train
 
 HIDDEN_STEPS = ("joint", "per_neuron")
 DEFAULT_MAX_MEMORY = 2**30
@@ -493,79 +491,89 @@ def solve(
         max_halvings=max_halvings,
         rng=rng if reinitialize_dead else None,
     )
+    task = Iterations(solver, network, theta, hidden_step, tol, validation)
     with _blas_threads(blas_threads):
-        return _iterate(
-            solver,
-            network,
-            theta,
-            history,
-            hidden_step,
-            max_iter,
-            tol,
-            validation,
-            verbose,
-            description,
-        )
-
-
-def _iterate(
-    solver, network, theta, history, hidden_step, max_iter, tol, validation, verbose, description
-) -> SolveSummary:
-    """The loop of :func:`solve`, on a started solver."""
-    started = time.perf_counter()
-    solver.start()
-    hidden_stage = solver.joint_stage if hidden_step == "joint" else solver.per_neuron_stage
-    _add_iteration_columns(history)
-    epochs = history["epochs"]
-    seconds = epochs["seconds"][-1] if epochs["seconds"] else 0.0
-    best_loss, best_theta, best_iteration = solver.loss, theta.copy(), 0
-    converged, iteration = False, 0
-    with ProgressBar(max_iter, description, enabled=verbose) as progress:
-        for iteration in range(1, max_iter + 1):
-            if iteration > 1:
-                started = time.perf_counter()
-            loss_start = solver.loss
-            if iteration == 1:
-                solver.run_stage(solver.output_stage)
-            step_size = solver.run_stage(hidden_stage)
-            solver.run_stage(solver.output_stage)
-            iteration_seconds = time.perf_counter() - started
-            seconds += iteration_seconds
-            loss_end = solver.loss
-            if not math.isfinite(loss_end):
-                np.copyto(theta, best_theta)
-                raise DivergenceError(
-                    f"the training loss became {loss_end} at iteration {iteration} of plain "
-                    "alternation (safeguard=False); the parameters were restored to the best "
-                    "iterate. The safeguard (safeguard=True) prevents this."
-                )
-            if loss_end < best_loss:
-                best_loss, best_iteration = loss_end, iteration
-                np.copyto(best_theta, theta)
-            val_loss = math.nan
-            if validation is not None:
-                val_loss = evaluate_loss(network, theta, *validation)
-            counts = solver.take_counts()
-            history.record_step(
-                {
-                    **_columns_of_gradient_steps(history),
-                    "loss": loss_start,
-                    "step_size": step_size,
-                    "n_forward": counts.pop("n_forward"),
-                    "n_backward": counts.pop("n_backward"),
-                    "seconds": iteration_seconds,
-                }
+        try:
+            run_epochs(
+                task,
+                Stepper(theta, None, history),
+                epochs=max_iter,
+                rng=rng,
+                verbose=verbose,
+                description=description,
             )
-            history.record_epoch(loss_end, val_loss, seconds)
-            for key in ITERATION_COLUMNS:
-                epochs[key].append(counts[key])
-            progress.update(1, f"loss {loss_end:.4g}")
-            decrease = loss_start - loss_end
-            if loss_end == 0.0 or 0.0 <= decrease <= tol * loss_start:
-                converged = True
-                break
-    np.copyto(theta, best_theta)
-    return SolveSummary(iteration, converged, best_loss, best_iteration)
+        finally:
+            summary = task.finish()
+    return summary
+
+
+class Iterations:
+    """The solver's task for the one training loop (:func:`relustep.train.run_epochs`): an epoch
+    is one iteration (a hidden stage and an output stage on all rows), recorded as one step.
+
+    It keeps the best iterate; :meth:`finish` puts it in ``theta``. Stops when an iteration lowers
+    the training loss by at most ``tol`` times its value (and does not raise it).
+    """
+
+    def __init__(self, solver, network, theta, hidden_step: str, tol: float, validation):
+        self.solver, self.network, self.theta, self.tol = solver, network, theta, tol
+        self.validation = validation
+        solver.start()
+        self.hidden_stage = (
+            solver.joint_stage if hidden_step == "joint" else solver.per_neuron_stage
+        )
+        self.best_loss, self.best_theta, self.best_iteration = solver.loss, theta.copy(), 0
+        self.iteration, self.converged, self.counts = 0, False, {}
+
+    def run_epoch(self, stepper, rng) -> float:
+        solver = self.solver
+        started = time.perf_counter()
+        self.iteration += 1
+        loss_start = solver.loss
+        if self.iteration == 1:
+            solver.run_stage(solver.output_stage)
+        step_size = solver.run_stage(self.hidden_stage)
+        solver.run_stage(solver.output_stage)
+        loss_end = solver.loss
+        if not math.isfinite(loss_end):
+            stepper.restore(
+                f"the training loss became {loss_end} at iteration {self.iteration} of plain "
+                "alternation (safeguard=False); the best iterate was kept. The safeguard "
+                "(safeguard=True) prevents this",
+                point=self.best_theta,
+            )
+        if loss_end < self.best_loss:
+            self.best_loss, self.best_iteration = loss_end, self.iteration
+            np.copyto(self.best_theta, self.theta)
+        self.counts = solver.take_counts()
+        stepper.history.record_step(
+            {
+                "loss": loss_start,
+                "step_size": step_size,
+                "n_forward": self.counts.pop("n_forward"),
+                "n_backward": self.counts.pop("n_backward"),
+                "seconds": time.perf_counter() - started,
+            }
+        )
+        decrease = loss_start - loss_end
+        self.converged = loss_end == 0.0 or 0.0 <= decrease <= self.tol * loss_start
+        return loss_end
+
+    def training_loss(self, theta: np.ndarray) -> float:
+        return self.solver.loss  # known exactly after the output stage: no further pass
+
+    def validation_loss(self, theta: np.ndarray) -> float:
+        if self.validation is None:
+            return math.nan
+        return evaluate_loss(self.network, theta, *self.validation)
+
+    def epoch_columns(self) -> dict:
+        return {key: self.counts[key] for key in ITERATION_COLUMNS}
+
+    def finish(self) -> SolveSummary:
+        """Put the best iterate in ``theta``; summarise the run."""
+        np.copyto(self.theta, self.best_theta)
+        return SolveSummary(self.iteration, self.converged, self.best_loss, self.best_iteration)
 
 
 def fit_two_layer(
@@ -656,8 +664,6 @@ def fit_two_layer(
     >>> bool(fit.loss < 0.5 * 0.1**2 * 1.5)  # half the MSE, near the noise level
     True
     """
-    from relustep import steps
-
     dtype = check_dtype(dtype)
     X = check_array(X, "X", ndim=2, dtype=dtype)
     y = check_array(y, "y", ndim=(1, 2), dtype=dtype)
@@ -1105,31 +1111,6 @@ def _check_memory(shape, network, hidden_step, backend, itemsize, max_memory) ->
 
 def _megabytes(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.3g} MB"
-
-
-def _columns_of_gradient_steps(history: History) -> dict:
-    """Values for the per-step columns a warm start's step rule added, which an iteration of the
-    solver has no use for: 0 for its fallback counts (nothing fell back), ``nan`` for the values
-    a rule logs (a trial step, a curvature) and for ``optimality`` (no line was searched)."""
-    measured = {"optimality"}.union(*(rule.logged for rule in RULES.values()))
-    return {key: math.nan if key in measured else 0 for key in history.step_keys}
-
-
-def _add_iteration_columns(history: History) -> None:
-    """Add the per-iteration columns to ``history["epochs"]``, ``nan`` for earlier epochs."""
-    epochs = history["epochs"]
-    for key in ITERATION_COLUMNS:
-        if key not in epochs:
-            epochs[key] = [math.nan] * len(epochs["train_loss"])
-
-
-def pad_iteration_columns(history: History) -> None:
-    """Give the per-iteration columns ``nan`` for epochs recorded after them by a gradient method,
-    so that every per-epoch list has one entry per epoch."""
-    epochs = history["epochs"]
-    for key in ITERATION_COLUMNS:
-        if key in epochs:
-            epochs[key] += [math.nan] * (len(epochs["train_loss"]) - len(epochs[key]))
 
 
 @contextlib.contextmanager

@@ -51,7 +51,7 @@ class Adam(StepRule):
         self.first_moment = np.zeros(n_parameters, dtype=dtype)
         self.second_moment = np.zeros(n_parameters, dtype=dtype)
 
-    def direction(self, gradient: np.ndarray) -> np.ndarray:
+    def compute_direction(self, gradient: np.ndarray) -> np.ndarray:
         kernels.steps.adam_direction(
             gradient,
             self.first_moment,
@@ -59,7 +59,7 @@ class Adam(StepRule):
             self.beta1,
             self.beta2,
             self.epsilon,
-            self.n_steps + 1,
+            self.n_steps,
             self._direction,
         )
         return self._direction

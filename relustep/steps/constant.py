@@ -28,5 +28,8 @@ class Constant(StepRule):
     def size(self, line: Line) -> float:
         return self.lr
 
+    def fused_form(self) -> tuple[str, dict]:
+        return ("constant", {"lr": self.lr})
+
     def _settings(self) -> dict:
         return {"lr": self.lr}

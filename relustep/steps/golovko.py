@@ -7,34 +7,13 @@ derived in relustep and the paper's exact form may differ. The derivation is in 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
+import numpy as np
 
 from relustep._validation import check_choice, check_int
+from relustep.kernels.steps import SAFEGUARDS, STEP_TAKEN, frozen_step
+from relustep.objective import FROZEN_QUADRATIC_FORMS as FORMS
+from relustep.objective import FrozenQuadratic
 from relustep.steps.base import Line, StepRule
-
-FORMS = ("gram", "diagonal")
-
-
-@dataclass
-class FrozenQuadratic:
-    r"""The loss along the step with the model's pattern frozen:
-    :math:`q(\alpha) \approx q(0) - \text{numerator}\,\alpha + \frac12\,\text{denominator}\,
-    \alpha^2`, so that its minimum is :math:`\alpha^* = \text{numerator} / \text{denominator}`
-    (mean convention).
-
-    Attributes
-    ----------
-    numerator, denominator : float
-    crossing_fraction : callable
-        ``crossing_fraction(alpha)`` is the fraction of the model's ReLU units whose
-        pre-activation changes sign between 0 and ``alpha``: where the frozen pattern is wrong.
-    """
-
-    numerator: float
-    denominator: float
-    crossing_fraction: Callable[[float], float]
 
 
 class Golovko(StepRule):
@@ -129,6 +108,8 @@ class Golovko(StepRule):
         "verify_failed",
     )
     logged = ("crossing_fraction",)
+    needs = ("frozen_quadratic",)
+    requirement = "needs the loss along the step with the model's activity pattern frozen"
 
     def __init__(self, form: str = "gram", verify: bool = False, max_halvings: int = 30):
         self.form = check_choice(form, "form", FORMS)
@@ -137,18 +118,26 @@ class Golovko(StepRule):
         self.verify = verify
         self.max_halvings = check_int(max_halvings, "max_halvings", low=1)
 
+    def fused_columns(self, result: dict) -> dict:
+        """The history columns of a fused epoch's ``result`` (its per-step safeguard outcomes)."""
+        outcome = np.asarray(result["status"])
+        columns = {
+            name: (outcome == code).astype(int).tolist() for code, name in SAFEGUARDS.items()
+        }
+        taken = np.where(outcome == STEP_TAKEN, result["crossing_fraction"], np.nan)
+        columns["crossing_fraction"] = taken.tolist()
+        return columns
+
+    def fused_form(self) -> tuple[str, dict] | None:
+        if self.verify:  # the halvings probe the true loss, which a fused kernel does not
+            return None
+        return ("frozen_quadratic", {"form": self.form})
+
     def size(self, line: Line) -> float:
         quadratic = frozen_quadratic(line, self.form)
-        numerator, denominator = quadratic.numerator, quadratic.denominator
-        if numerator == 0.0 and denominator == 0.0:
-            self.count("nothing_to_learn")
-            return 0.0
-        alpha = numerator / denominator if denominator != 0.0 else float("inf")
-        if not math.isfinite(alpha):
-            self.count("non_finite")
-            return 0.0
-        if alpha < 0.0:
-            self.count("not_descent")
+        alpha, outcome = frozen_step(quadratic.numerator, quadratic.denominator)
+        if outcome != STEP_TAKEN:
+            self.count(SAFEGUARDS[outcome])
             return 0.0
         self.log("crossing_fraction", quadratic.crossing_fraction(alpha))
         if self.verify:
@@ -169,20 +158,9 @@ class Golovko(StepRule):
 
 
 def frozen_quadratic(line: Line, form: str = "gram") -> FrozenQuadratic:
-    """The frozen quadratic of ``line``'s objective along ``line.direction``.
-
-    An objective that kept its forward pass (the RBM's) answers itself; otherwise the model
-    (an autoencoder's network) recomputes its forward pass at ``line.theta``: one forward pass,
-    counted with the line's probes so that the history's ``n_forward`` stays honest.
-    """
-    objective = line.objective
-    if hasattr(objective, "frozen_quadratic"):
-        return objective.frozen_quadratic(line.direction, form)
-    model = getattr(objective, "model", None)
-    if not hasattr(model, "frozen_quadratic"):
-        raise TypeError(
-            "step 'golovko' needs a model whose pattern can be frozen (relustep.RBM, "
-            f"relustep.Autoencoder, relustep.DeepAutoencoder), got {type(model).__name__}"
-        )
-    line.n_probes += 1
-    return model.frozen_quadratic(line.theta, objective.X, objective.y, line.direction, form)
+    """The frozen quadratic of ``line``'s objective along ``line.direction``; what it cost in
+    forward passes is counted with the line's probes, so that the history's ``n_forward`` stays
+    honest."""
+    quadratic = line.objective.frozen_quadratic(line.theta, line.direction, form)
+    line.n_probes += quadratic.forward_passes
+    return quadratic

@@ -70,7 +70,10 @@ class LQA(ParabolaStepRule):
     Both differences are exact for a quadratic, so on a quadratic loss with Hessian :math:`H`,
     :math:`\alpha_t = g^\top d / d^\top H d` for any :math:`\delta` (``tests/test_qlab_lqa.py``).
     LQA estimates the slope from its probes although :math:`q'(0) = -g^\top d` is known; the
-    known slope is used only to recognise a non-descent direction. The history logs
+    known slope is used only to recognise a non-descent direction. So LQA needs no gradient: on an
+    objective whose direction is a learning rule's and not the loss's gradient (the RBM's CD-k
+    rules), that test says nothing and the step rests on the probes alone, which measure the
+    true loss along the line. The history logs
     ``trial_step`` (:math:`\delta`) and ``curvature`` (:math:`c`).
 
     Case analysis, each case counted:

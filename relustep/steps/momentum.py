@@ -51,7 +51,7 @@ class Momentum(StepRule):
         super().start(n_parameters, dtype)
         self.velocity = np.zeros(n_parameters, dtype=dtype)
 
-    def direction(self, gradient: np.ndarray) -> np.ndarray:
+    def compute_direction(self, gradient: np.ndarray) -> np.ndarray:
         kernels.steps.momentum_direction(
             gradient, self.velocity, self.momentum, self.nesterov, self._direction
         )

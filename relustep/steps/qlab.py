@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from relustep._validation import check_float
-from relustep.steps.base import Line, StepRule
+from relustep.steps.base import Line, StepRule, get
 
 
 def qlab_curvature(loss: float, slope: float, trial_step: float, probed_loss: float) -> float:
@@ -78,9 +78,7 @@ class ParabolaStepRule(StepRule):
         if direction is None:
             self.direction_rule = None
         else:
-            from relustep import steps  # the registry is complete only once the package loaded
-
-            self.direction_rule = steps.get(direction, "direction")
+            self.direction_rule = get(direction, "direction")
             if isinstance(self.direction_rule, ParabolaStepRule):
                 raise ValueError("direction must be a rule with its own direction, not a parabola")
 
@@ -92,10 +90,9 @@ class ParabolaStepRule(StepRule):
         if self.direction_rule is not None:
             self.direction_rule.start(n_parameters, dtype)
 
-    def direction(self, gradient: np.ndarray) -> np.ndarray:
+    def compute_direction(self, gradient: np.ndarray) -> np.ndarray:
         if self.direction_rule is None:
             return gradient
-        self.direction_rule.n_steps = self.n_steps
         return self.direction_rule.direction(gradient)
 
     def _skip_nonfinite(self) -> float:
@@ -212,6 +209,11 @@ class QLAB(ParabolaStepRule):
     """
 
     name = "qlab"
+    needs = ("gradient",)
+    requirement = (
+        "fits a parabola to the loss's slope -g.d, which is the slope of the loss only when g is "
+        "its gradient"
+    )
     _trial_name = "initial_step"
 
     def __init__(

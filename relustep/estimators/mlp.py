@@ -12,21 +12,18 @@ import numbers
 
 import numpy as np
 
-from relustep import steps
 from relustep._validation import (
     check_array,
     check_choice,
     check_dtype,
     check_float,
     check_int,
-    check_random_state,
     check_same_length,
 )
-from relustep.base import BaseEstimator
-from relustep.history import History
+from relustep.estimators._base import TrainedEstimator, check_bool
 from relustep.models.dense import DenseReLUNetwork
 from relustep.solvers import analytic
-from relustep.train import train
+from relustep.train import MiniBatches
 
 SOLVERS = ("gradient", "analytic")
 ANALYTIC_DEFAULTS = {  # the settings of solver="analytic"; left at these with solver="gradient"
@@ -120,7 +117,7 @@ _SHARED_ATTRIBUTES = """
         loss)."""
 
 
-class _DenseNetworkEstimator(BaseEstimator):
+class _DenseNetworkEstimator(TrainedEstimator):
     """What the regressor and the classifier share."""
 
     _loss = "square"
@@ -148,23 +145,7 @@ class _DenseNetworkEstimator(BaseEstimator):
         warm_start_epochs: int = 0,
         max_memory: int = analytic.DEFAULT_MAX_MEMORY,
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.step = step
-        self.solver = solver
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.l2 = l2
-        self.negative_slope = negative_slope
-        self.dtype = dtype
-        self.random_state = random_state
-        self.verbose = verbose
-        self.epoch_loss = epoch_loss
-        self.record_optimality = record_optimality
-        self.hidden_step = hidden_step
-        self.safeguard = safeguard
-        self.tol = tol
-        self.warm_start_epochs = warm_start_epochs
-        self.max_memory = max_memory
+        self._store_settings(locals())
 
     # -- settings --------------------------------------------------------------------------------
     def _hidden_sizes(self) -> tuple[int, ...]:
@@ -178,22 +159,18 @@ class _DenseNetworkEstimator(BaseEstimator):
     def _check_settings(self) -> None:
         check_choice(self.solver, "solver", SOLVERS)
         self._check_solver_settings()
+        self._check_common_settings()
         check_int(self.epochs, "epochs")
-        check_int(self.batch_size, "batch_size")
         check_float(self.l2, "l2", low=0.0)
         check_float(self.negative_slope, "negative_slope", low=0.0, high=1.0, high_inclusive=False)
-        check_dtype(self.dtype)
         self._hidden_sizes()
-        steps.get(self.step)
-        check_random_state(self.random_state)
         check_choice(self.epoch_loss, "epoch_loss", ("full", "batches"))
         if not isinstance(self.record_optimality, bool | np.bool_):
             check_int(self.record_optimality, "record_optimality", low=0)
 
     def _check_solver_settings(self) -> None:
         check_choice(self.hidden_step, "hidden_step", analytic.HIDDEN_STEPS)
-        if not isinstance(self.safeguard, bool | np.bool_):
-            raise TypeError(f"safeguard must be True or False, got {self.safeguard!r}")
+        check_bool(self.safeguard, "safeguard")
         check_float(self.tol, "tol", low=0.0)
         check_int(self.warm_start_epochs, "warm_start_epochs", low=0)
         check_int(self.max_memory, "max_memory")
@@ -244,51 +221,24 @@ class _DenseNetworkEstimator(BaseEstimator):
         )
 
     def _initialise(self, n_features: int, n_outputs: int) -> None:
-        self._rng = check_random_state(self.random_state)
-        self.n_features_in_ = n_features
         self.n_outputs_ = n_outputs
-        self.network_ = self._make_network()
-        self.parameters_ = self.network_.init_parameters(self._rng, check_dtype(self.dtype))
-        self.step_ = steps.get(self.step)
-        self.step_.start(self.parameters_.size, self.parameters_.dtype)
-        self.history_ = History(self.step_.fallbacks)
-        self.n_iter_ = 0
-        self.t_ = 0
-        self.loss_ = float("nan")
+        super()._initialise(n_features)
 
     def _train(self, X, y, epochs: int, validation) -> None:
-        best_loss = None
-        try:
-            if self.solver == "analytic":
+        if self.solver == "analytic":
+            try:
                 best_loss = self._solve(X, y, epochs, validation)
-            else:
-                self._gradient_epochs(X, y, epochs, validation)
-        finally:
-            analytic.pad_iteration_columns(self.history_)
-            self.n_iter_ = len(self.history_["epochs"]["train_loss"])
-            self.t_ = len(self.history_)
-            if best_loss is not None:
-                self.loss_ = best_loss
-            elif self.n_iter_:
-                self.loss_ = self.history_["epochs"]["train_loss"][-1]
+            finally:
+                self._update_counters()
+            self.loss_ = best_loss
+        else:
+            self._gradient_epochs(X, y, epochs, validation)
 
     def _gradient_epochs(self, X, y, epochs: int, validation) -> None:
-        train(
-            self.network_,
-            self.parameters_,
-            X,
-            y,
-            self.step_,
-            self.history_,
-            epochs=epochs,
-            batch_size=min(check_int(self.batch_size, "batch_size"), len(X)),
-            rng=self._rng,
-            validation=validation,
-            verbose=self.verbose,
-            description=type(self).__name__,
-            epoch_loss=self.epoch_loss,
-            record_optimality=self.record_optimality,
-        )
+        batch_size = check_int(self.batch_size, "batch_size")
+        task = MiniBatches.of_model(self.network_, X, y, batch_size, validation)
+        stepper = self._stepper(self.record_optimality)
+        self._run(task, epochs, stepper, epoch_loss=self.epoch_loss)
 
     def _solve(self, X, y, iterations: int, validation) -> float:
         """``solver="analytic"``: the warm start on a fresh network, then the iterations; return
@@ -312,13 +262,6 @@ class _DenseNetworkEstimator(BaseEstimator):
             description=type(self).__name__,
         )
         return summary.loss
-
-    def _after_load(self) -> None:
-        self.network_ = self._make_network()
-        self.parameters_ = np.ascontiguousarray(self.parameters_, dtype=check_dtype(self.dtype))
-        self.step_ = steps.get(self.step)
-        self.step_.start(self.parameters_.size, self.parameters_.dtype)
-        self._rng = check_random_state(self.random_state)
 
     def _fit(self, X, y, validation_data, epochs: int, reset: bool, classes=None):
         self._check_settings()

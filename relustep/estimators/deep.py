@@ -28,8 +28,9 @@ import numpy as np
 
 from relustep import steps
 from relustep._validation import check_choice, check_int
-from relustep.models.autoencoder import VISIBLE_UNITS, Autoencoder, AutoencoderNetwork
-from relustep.models.rbm import RBM
+from relustep.estimators.autoencoder import Autoencoder
+from relustep.estimators.rbm import RBM
+from relustep.models.autoencoder import VISIBLE_UNITS, AutoencoderNetwork
 
 PRETRAINING = ("rbm", "autoencoder", "none")
 
@@ -92,18 +93,7 @@ class DeepAutoencoder(Autoencoder):
         random_state=None,
         verbose: bool = False,
     ):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.visible = visible
-        self.pretrain = pretrain
-        self.pretrain_step = pretrain_step
-        self.pretrain_epochs = pretrain_epochs
-        self.step = step
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.dtype = dtype
-        self.backend = backend
-        self.random_state = random_state
-        self.verbose = verbose
+        self._store_settings(locals())
 
     tied = False  # the unrolled network is untied (not a setting)
 
@@ -165,13 +155,15 @@ class DeepAutoencoder(Autoencoder):
             self.layers_.append(model)
             data = model.transform(data)
 
-    def fit(self, X, validation_data=None):
+    def fit(self, X, y=None, *, validation_data=None):
         """Pretrain layer by layer (unless ``pretrain="none"``), unroll, fine-tune for
         ``epochs`` epochs.
 
         Parameters
         ----------
         X : array_like, shape (n_samples, n_features)
+        y : None
+            Ignored (unsupervised).
         validation_data : array_like, optional
             Scored after each fine-tuning epoch.
 
@@ -180,19 +172,15 @@ class DeepAutoencoder(Autoencoder):
         self
         """
         self._check_settings()
-        self.__dict__.pop("n_features_in_", None)
-        X = self._check_X(X)
+        X, validation = self._check_fit_data(X, validation_data, reset=True)
         self._initialise(X.shape[1])
-        validation = None
-        if validation_data is not None:
-            X_val = self._check_X(validation_data, "validation_data")
-            validation = (X_val, X_val)
         self.layers_ = []
         if self.pretrain != "none":
             self._pretrain(X)
         epochs = check_int(self.epochs, "epochs", low=0)
         if epochs:
-            self._train(X, epochs, validation, check_int(self.batch_size, "batch_size"))
+            batch_size = min(check_int(self.batch_size, "batch_size"), len(X))
+            self._run(self._task(X, validation, batch_size), epochs)
         return self
 
     def save(self, path) -> None:

@@ -1,0 +1,216 @@
+r"""The RBM estimator: scikit-learn's interface to :mod:`relustep.models.rbm`, trained by the one
+loop of :mod:`relustep.train`."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from relustep._validation import check_choice, check_int
+from relustep.estimators._base import UnsupervisedEstimator, check_bool
+from relustep.models.rbm import (
+    HIDDEN_UNITS,
+    LEARNING_RULES,
+    VISIBLE_UNITS,
+    RBMBatchObjective,
+    RBMNetwork,
+    fused_epoch,
+)
+from relustep.train import MiniBatches, Stepper
+
+
+class RBM(UnsupervisedEstimator):
+    r"""A restricted Boltzmann machine with ReLU hidden units, trained by CD-k on the chain's
+    cumulative squared error, with scikit-learn's conventions.
+
+    The mathematics is in :class:`RBMNetwork` (and this module's Notes); the analytic step in
+    :class:`relustep.steps.golovko.Golovko` (derived in relustep; the paper's exact form may
+    differ).
+
+    Parameters
+    ----------
+    n_hidden : int, default 256
+        Number of hidden units :math:`m`.
+    visible : {"sigmoid", "linear", "relu"}, default "sigmoid"
+        Visible transfer: Bernoulli means (data in [0, 1]), Gaussian units (standardised data) or
+        ReLU.
+    hidden : {"relu", "nrelu", "binary", "linear"}, default "relu"
+        ``"relu"``: the deterministic mean-field chain; ``"nrelu"``: noisy ReLU sampling (Nair and
+        Hinton 2010); ``"binary"``: Bernoulli sigmoid units (a classic Bernoulli RBM, with
+        :meth:`pseudo_likelihood`); ``"linear"``: linear units. With sampled hidden units, sigmoid
+        visibles are sampled too.
+    k : int, default 1
+        Steps of the chain (CD-k).
+    rule : {"cse", "cd"}, default "cse"
+        The masked rule (descent on the chain's error) or classic CD.
+    persistent : bool, default False
+        Persistent CD (Tieleman 2008): the negative statistics come from particles that carry on
+        from one step to the next instead of restarting at the data. Needs ``rule="cd"`` and a
+        step rule other than ``"golovko"`` (the analytic step is derived for the data chain).
+    step : str, dict or StepRule, default "golovko"
+        The step rule: ``"golovko"`` (analytic), ``"constant"``, ``"momentum"``, ``"adam"``, ... or
+        an object such as ``relustep.steps.Golovko(verify=True)``.
+    batch_size : int, default 100
+        Rows per step; 1 is online learning (run by one Numba kernel per epoch when the step is
+        constant or analytic without ``verify`` and the chain is deterministic).
+    epochs : int, default 10
+        Passes over the data in ``fit``.
+    dtype : {"float64", "float32"}, default "float64"
+    backend : {"numba", "numpy"}, default "numba"
+        The kernels or their readable NumPy twins.
+    random_state : None, int or numpy.random.Generator
+        Seeds the weights, the order of the samples and the chain's noise; an int gives
+        bit-identical runs.
+    verbose : bool, default False
+        A progress bar on runs longer than two seconds.
+
+    Attributes
+    ----------
+    components_ : ndarray, shape (n_hidden, n_features)
+        :math:`W^\top` (a view into ``parameters_``), as in scikit-learn's ``BernoulliRBM``.
+    intercept_hidden_ : ndarray, shape (n_hidden,)
+    intercept_visible_ : ndarray, shape (n_features,)
+    parameters_ : ndarray
+        ``W, b, c`` in one flat array (layout ``network_.layout``).
+    network_ : RBMNetwork
+    step_ : StepRule
+    history_ : History
+        ``loss`` is the batch's :math:`E` per row before each step; ``epochs`` holds the training
+        and validation :math:`E` (noise-free chain) after each epoch; the analytic step adds its
+        safeguard columns (see :class:`~relustep.steps.golovko.Golovko`).
+    particles_ : ndarray, shape (batch_size, n_features)
+        The persistent chain's visible states (``persistent=True`` only).
+    n_features_in_, n_iter_, t_ : int
+    loss_ : float
+        Training :math:`E` after the last epoch.
+
+    Examples
+    --------
+    >>> import numpy as np, relustep
+    >>> X = relustep.datasets.load("digits").X_train[:200]
+    >>> rbm = RBM(n_hidden=16, epochs=5, batch_size=20, random_state=0).fit(X)
+    >>> rbm.transform(X).shape
+    (200, 16)
+    >>> losses = rbm.history_["epochs"]["train_loss"]
+    >>> bool(losses[-1] < losses[0])
+    True
+    """
+
+    _array_attributes = ("parameters_",)
+    _scalar_attributes = ("n_features_in_", "n_iter_", "t_", "loss_")
+
+    def __init__(
+        self,
+        n_hidden: int = 256,
+        *,
+        visible: str = "sigmoid",
+        hidden: str = "relu",
+        k: int = 1,
+        rule: str = "cse",
+        persistent: bool = False,
+        step="golovko",
+        batch_size: int = 100,
+        epochs: int = 10,
+        dtype: str = "float64",
+        backend: str = "numba",
+        random_state=None,
+        verbose: bool = False,
+    ):
+        self._store_settings(locals())
+
+    def _check_settings(self) -> None:
+        super()._check_settings()
+        check_choice(self.visible, "visible", VISIBLE_UNITS)
+        check_choice(self.hidden, "hidden", HIDDEN_UNITS)
+        check_int(self.k, "k")
+        check_choice(self.rule, "rule", LEARNING_RULES)
+        if check_bool(self.persistent, "persistent") and self.rule != "cd":
+            raise ValueError(f"persistent=True needs rule='cd', got rule={self.rule!r}")
+
+    def _make_network(self) -> RBMNetwork:
+        return RBMNetwork(
+            self.n_features_in_,
+            self.n_hidden,
+            visible=self.visible,
+            hidden=self.hidden,
+            k=self.k,
+            rule=self.rule,
+            backend=self.backend,
+        )
+
+    def _capabilities(self) -> frozenset:
+        # the persistent chain has no data chain to freeze: no analytic step
+        return frozenset() if self.persistent else self.network_.capabilities
+
+    def _initialise(self, n_features: int) -> None:
+        super()._initialise(n_features)
+        self._start_particles()
+
+    def _after_load(self) -> None:
+        super()._after_load()
+        self._start_particles()
+
+    def _start_particles(self) -> None:
+        if self.persistent:
+            shape = (self.batch_size, self.n_features_in_)
+            self.particles_ = self._rng.random(shape).astype(self.parameters_.dtype)
+
+    # -- training --------------------------------------------------------------------------------
+    def _task(self, X, validation, batch_size: int, shuffle: bool = True) -> MiniBatches:
+        """The epochs of CD-k: mini-batches, each with its chain's random numbers (and the
+        persistent particles), or a fused online epoch when ``batch_size`` is 1 and the kernel
+        can take the rule's step."""
+        network, dtype = self.network_, self.parameters_.dtype
+
+        def objective(rows, rng):
+            noise = network.draw_noise(rng, len(rows), dtype)
+            if not self.persistent:
+                return RBMBatchObjective(network, X[rows], noise)
+            particle_noise = network.draw_noise(rng, len(self.particles_), dtype)
+            return RBMBatchObjective(network, X[rows], noise, self.particles_, particle_noise)
+
+        form = self.step_.fused_form()
+        fused = None
+        if batch_size == 1 and not self.persistent and network.fuses(form):
+
+            def fused(stepper: Stepper, order: np.ndarray) -> float:
+                stepper.keep_point()
+                started = time.perf_counter()
+                result = fused_epoch(network, stepper.theta, X, order, form)
+                n_steps = len(order)
+                seconds = (time.perf_counter() - started) / n_steps  # the kernel's, shared
+                self.step_.count_steps(n_steps)
+                stepper.record_steps(
+                    {
+                        "loss": result["loss"].tolist(),
+                        "step_size": result["step_size"].tolist(),
+                        "n_forward": [1] * n_steps,
+                        "n_backward": [1] * n_steps,
+                        "seconds": [seconds] * n_steps,
+                        **self.step_.fused_columns(result),
+                    }
+                )
+                return float(np.mean(result["loss"]))
+
+        return MiniBatches(
+            len(X),
+            batch_size,
+            objective,
+            lambda theta: network.cse(theta, X),
+            None if validation is None else lambda theta: network.cse(theta, validation),
+            fused_epoch=fused,
+            shuffle=shuffle,
+        )
+
+    # -- what a fitted RBM gives -----------------------------------------------------------------
+    def cse(self, X) -> float:
+        """The chain's cumulative squared error :math:`E` per row (noise-free chain)."""
+        self._check_fitted()
+        return self.network_.cse(self.parameters_, self._check_X(X))
+
+    def pseudo_likelihood(self, X) -> float:
+        """The log pseudo-likelihood per feature (``visible="sigmoid"``, ``hidden="binary"``);
+        see :meth:`RBMNetwork.pseudo_likelihood`."""
+        self._check_fitted()
+        return self.network_.pseudo_likelihood(self.parameters_, self._check_X(X))
