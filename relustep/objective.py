@@ -45,7 +45,7 @@ CAPABILITIES = ("gradient", "frozen_quadratic", "line", "chain_tangent")
 FROZEN_QUADRATIC_FORMS = ("gram", "diagonal")  # the RBM's exact form, and its per-sample diagonal
 
 
-class IncompatibleStepError(TypeError):
+class IncompatibleStepError(ValueError):
     """A step rule was paired with a model that cannot give what the rule needs."""
 
 
@@ -108,7 +108,7 @@ class BatchObjective:
 
     def __init__(self, model, X, y):
         self.model, self.X, self.y = model, X, y
-        self.capabilities = model.capabilities
+        self.capabilities = getattr(model, "capabilities", frozenset())
 
     def loss(self, theta) -> float:
         return self.model.loss(theta, self.X, self.y)

@@ -112,11 +112,13 @@ def minimize(
         for _ in range(maxiter):
             if stepper.step(objective, gtol) is None:
                 break
-            if callback is not None and callback(x.copy()):
+            if callback is not None and callback(stepper.theta.copy()):
                 message = "stopped by callback"
                 break
     except DivergenceError as error:
         message = str(error)
+    finally:
+        stepper.finish()
     value, gradient = objective.loss_and_gradient(x, np.empty_like(x))
     success = math.sqrt(float(gradient @ gradient)) <= gtol
     if success:

@@ -403,12 +403,11 @@ def train(
     record_optimality: bool | int = False,
 ) -> None:
     """Train ``model`` (it has ``loss(theta, X, y)``, ``loss_and_gradient(theta, X, y, out)`` and
-    ``capabilities``) on ``(X, y)`` with ``rule``, updating ``theta`` in place: the
+    optionally ``capabilities``) on ``(X, y)`` with ``rule``, updating ``theta`` in place: the
     :class:`MiniBatches` task through :func:`run_epochs`, which documents the arguments."""
     task = MiniBatches.of_model(model, X, y, batch_size, validation)
-    stepper = Stepper(
-        theta, rule, history, record_optimality, model.capabilities, type(model).__name__
-    )
+    capabilities = getattr(model, "capabilities", frozenset())
+    stepper = Stepper(theta, rule, history, record_optimality, capabilities, type(model).__name__)
     run_epochs(
         task,
         stepper,

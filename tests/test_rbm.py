@@ -10,6 +10,7 @@ from relustep import kernels, steps
 from relustep.history import History
 from relustep.kernels import rbm as rbm_kernels
 from relustep.estimators import RBM
+from relustep.objective import IncompatibleStepError
 from relustep.models.rbm import RBMBatchObjective, RBMNetwork, _gram_times
 from relustep.train import Stepper
 
@@ -140,7 +141,7 @@ def test_golovko_step_is_the_minimum_of_the_frozen_quadratic(visible, hidden, ru
     objective = RBMBatchObjective(network, X, network.draw_noise(np.random.default_rng(5), n_rows))
     direction = np.empty_like(theta)
     objective.loss_and_gradient(theta, direction)
-    quadratic = objective.frozen_quadratic(direction)
+    quadratic = objective.frozen_quadratic(theta, direction)
     alpha = quadratic.numerator / quadratic.denominator
     if alpha <= 0:  # the rule "cd" may point uphill on the frozen model: no minimum on alpha > 0
         assert rule == "cd"
@@ -162,9 +163,9 @@ def test_online_closed_form_for_relu_units():
     hidden_error = np.sum(((chain.y(1) - chain.y(0)) ** 2)[chain.pre_hidden[1] > 0])
     visible_error = np.sum(((chain.x(1) - chain.x(0)) ** 2)[chain.pre_visible[0] > 0])
     expected = (A * hidden_error + B * visible_error) / (A**2 * hidden_error + B**2 * visible_error)
-    quadratic = objective.frozen_quadratic(direction)
+    quadratic = objective.frozen_quadratic(theta, direction)
     assert quadratic.numerator / quadratic.denominator == pytest.approx(expected, rel=1e-12)
-    diagonal = objective.frozen_quadratic(direction, "diagonal")
+    diagonal = objective.frozen_quadratic(theta, direction, "diagonal")
     assert diagonal.numerator / diagonal.denominator == pytest.approx(expected, rel=1e-12)
 
 
@@ -174,8 +175,8 @@ def test_diagonal_form_overshoots_by_the_batch_size_on_identical_rows():
     objective = RBMBatchObjective(network, X, network.draw_noise(np.random.default_rng(0), 6))
     direction = np.empty_like(theta)
     objective.loss_and_gradient(theta, direction)
-    gram = objective.frozen_quadratic(direction, "gram")
-    diagonal = objective.frozen_quadratic(direction, "diagonal")
+    gram = objective.frozen_quadratic(theta, direction, "gram")
+    diagonal = objective.frozen_quadratic(theta, direction, "diagonal")
     ratio = (diagonal.numerator / diagonal.denominator) / (gram.numerator / gram.denominator)
     assert ratio == pytest.approx(6.0, rel=1e-10)
 
@@ -199,7 +200,7 @@ def test_partial_fit_moves_by_alpha_star_times_the_direction(batch_size, rule, k
     objective = RBMBatchObjective(rbm.network_, X, rbm.network_.draw_noise(None, batch_size))
     direction = np.empty_like(before)
     objective.loss_and_gradient(before, direction)
-    quadratic = objective.frozen_quadratic(direction)
+    quadratic = objective.frozen_quadratic(before, direction)
     alpha = quadratic.numerator / quadratic.denominator
     rbm.partial_fit(X)
     if alpha < 0:
@@ -211,16 +212,18 @@ def test_partial_fit_moves_by_alpha_star_times_the_direction(batch_size, rule, k
     assert 0.0 <= rbm.history_["crossing_fraction"][-1] <= 1.0
 
 
+class UnfusedGolovko(steps.Golovko):
+    """The analytic step without a fused form: the loop takes its online steps one by one."""
+
+    def fused_form(self):
+        return None
+
+
 def test_online_kernel_equals_the_generic_loop():
     X = data(10)
     fast = RBM(5, visible="relu", batch_size=1, epochs=1, random_state=0).fit(X)
-    slow = RBM(5, visible="relu", batch_size=1, epochs=1, step="golovko", random_state=0)
-    slow._check_settings()
-    slow._initialise(X.shape[1])
-    order = slow._rng.permutation(len(X))  # what fit draws first
-    stepper = Stepper(slow.parameters_, slow.step_, slow.history_)
-    for row in order:
-        slow._step(stepper, X[row : row + 1])
+    slow = RBM(5, visible="relu", batch_size=1, epochs=1, step=UnfusedGolovko(), random_state=0)
+    slow.fit(X)
     np.testing.assert_allclose(fast.parameters_, slow.parameters_, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(fast.history_["step_size"], slow.history_["step_size"], rtol=1e-9)
     np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-9)
@@ -246,7 +249,7 @@ def test_verify_never_lets_the_batch_loss_increase():
     for start in range(0, len(X), 20):
         objective = RBMBatchObjective(network, X[start : start + 20], network.draw_noise(None, 20))
         before = stepper.step(objective)
-        assert objective.loss(theta) <= before
+        assert objective.loss(stepper.theta) <= before
     assert history.total("n_forward") > len(history)  # each verification is a counted pass
 
 
@@ -258,7 +261,9 @@ def test_verify_halves_until_the_loss_does_not_increase():
     rule.start(theta.size)
     history = History(rule.fallbacks)
     before = network.loss(theta, X)
-    Stepper(theta, rule, history).step(objective)
+    stepper = Stepper(theta, rule, history)
+    stepper.step(objective)
+    stepper.finish()
     assert network.loss(theta, X) <= before
     alpha = history["step_size"][0]
     halvings = history["verify_halvings"][0]
@@ -453,8 +458,21 @@ def test_mismatched_features_and_unfitted_use_are_named():
 
 
 def test_golovko_refuses_a_model_it_cannot_freeze():
-    with pytest.raises(TypeError, match="golovko"):
+    with pytest.raises(IncompatibleStepError, match="golovko.*ReLURegressor.*frozen_quadratic"):
         relustep.ReLURegressor((3,), step="golovko", epochs=1).fit(data(5), np.ones(5))
+
+
+@pytest.mark.parametrize("step", ["qlab", {"name": "qlab", "direction": "adam"}])
+def test_qlab_refuses_the_rbm_whose_direction_is_not_a_gradient(step):
+    with pytest.raises(IncompatibleStepError, match="qlab.*RBM.*'gradient'"):
+        RBM(3, step=step, epochs=1).fit(data(5))
+
+
+@pytest.mark.parametrize("step", ["lqa", "exact"])
+def test_rules_that_measure_the_loss_along_the_line_train_the_rbm(step):
+    X = data(40)
+    rbm = RBM(4, visible="relu", step=step, batch_size=10, epochs=2, random_state=0).fit(X)
+    assert rbm.history_["epochs"]["train_loss"][-1] < rbm.history_["epochs"]["train_loss"][0]
 
 
 # -- kernels against their twins (also run with NUMBA_DISABLE_JIT=1) ------------------------------
@@ -624,7 +642,7 @@ class _StubObjective:
     def __init__(self, numerator, denominator):
         self.numerator, self.denominator = numerator, denominator
 
-    def frozen_quadratic(self, direction, form):
+    def frozen_quadratic(self, theta, direction, form):
         return steps.golovko.FrozenQuadratic(self.numerator, self.denominator, lambda a: 0.25)
 
     def loss(self, theta):

@@ -20,7 +20,6 @@ def run(rule, gradients):
     for gradient in gradients:
         line = line_for(gradient, rule)
         taken.append(rule.size(line) * line.direction.copy())
-        rule.n_steps += 1
     return taken
 
 
