@@ -15,6 +15,7 @@ from pathlib import Path
 from relustep import __version__, datasets, steps
 from relustep.estimators.mlp import MLPClassifier, ReLURegressor
 from relustep.experiments import SECTIONS
+from relustep.objective import IncompatibleStepError
 from relustep.train import DivergenceError
 
 INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
@@ -236,6 +237,9 @@ def train_network(arguments: argparse.Namespace) -> int:
     status = 0
     try:
         model.fit(data.X_train, data.y_train, validation_data=(data.X_test, data.y_test))
+    except IncompatibleStepError as error:  # found before the first step: nothing to write
+        print(f"relustep train: error: {error}", file=sys.stderr)
+        return 2
     except DivergenceError as error:
         print(f"relustep train: {error}", file=sys.stderr)
         status = 1

@@ -77,6 +77,14 @@ def test_momentum_for_a_rule_without_it_exits_2(capsys):
     assert "--momentum" in capsys.readouterr().err
 
 
+def test_a_rule_the_network_cannot_take_is_one_line_and_exit_2(tmp_path, capsys):
+    out = tmp_path / "golovko"
+    assert main(["train", "--dataset", "diabetes", "--step", "golovko", "--out", str(out)]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "golovko" in error and "Traceback" not in error
+    assert not out.exists()
+
+
 def test_divergence_exits_1_and_still_writes_the_history(tmp_path, capsys):
     out = tmp_path / "diverged"
     argv = ["train", "--dataset", "diabetes", "--step", "constant", "--lr", "1000"]
