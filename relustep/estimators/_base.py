@@ -154,9 +154,13 @@ class UnsupervisedEstimator(TrainedEstimator):
         self._check_settings()
         X, validation = self._check_fit_data(X, validation_data, reset=True)
         self._initialise(X.shape[1])
+        self._before_epochs(X)
         batch_size = min(check_int(self.batch_size, "batch_size"), len(X))
         self._run(self._task(X, validation, batch_size), check_int(self.epochs, "epochs", low=0))
         return self
+
+    def _before_epochs(self, X: np.ndarray) -> None:
+        """What a fit does between initialising and the epochs (a deep autoencoder pretrains)."""
 
     def partial_fit(self, X, y=None):
         """One step on ``X`` as one mini-batch (rows in the given order), recorded as one epoch

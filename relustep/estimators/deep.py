@@ -155,33 +155,12 @@ class DeepAutoencoder(Autoencoder):
             self.layers_.append(model)
             data = model.transform(data)
 
-    def fit(self, X, y=None, *, validation_data=None):
-        """Pretrain layer by layer (unless ``pretrain="none"``), unroll, fine-tune for
-        ``epochs`` epochs.
-
-        Parameters
-        ----------
-        X : array_like, shape (n_samples, n_features)
-        y : None
-            Ignored (unsupervised).
-        validation_data : array_like, optional
-            Scored after each fine-tuning epoch.
-
-        Returns
-        -------
-        self
-        """
-        self._check_settings()
-        X, validation = self._check_fit_data(X, validation_data, reset=True)
-        self._initialise(X.shape[1])
+    def _before_epochs(self, X: np.ndarray) -> None:
+        """Pretrain layer by layer (unless ``pretrain="none"``) and unroll; ``fit`` then
+        fine-tunes for ``epochs`` epochs."""
         self.layers_ = []
         if self.pretrain != "none":
             self._pretrain(X)
-        epochs = check_int(self.epochs, "epochs", low=0)
-        if epochs:
-            batch_size = min(check_int(self.batch_size, "batch_size"), len(X))
-            self._run(self._task(X, validation, batch_size), epochs)
-        return self
 
     def save(self, path) -> None:
         """Write the fitted model to ``path`` (see :meth:`relustep.base.BaseEstimator.save`);
