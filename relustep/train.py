@@ -134,10 +134,7 @@ class Stepper:
         theta = self.theta
         loss, gradient = objective.loss_and_gradient(theta, self.gradient)
         self.check_loss(loss, f"at step {len(self.history) + 1}")
-        norm_squared = float(gradient @ gradient)
-        if not math.isfinite(norm_squared):
-            self.restore(f"the gradient became non-finite at step {len(self.history) + 1}")
-        if gtol is not None and math.sqrt(norm_squared) <= gtol:
+        if gtol is not None and math.sqrt(float(gradient @ gradient)) <= gtol:
             return None
         direction = self.rule.direction(gradient)
         line = Line(theta, gradient, direction, loss, objective)
@@ -148,7 +145,11 @@ class Stepper:
             optimality = decrease_ratio(line, alpha, self.oracle)
             oracle_seconds = time.perf_counter() - oracle_started
             self.oracle_seconds += oracle_seconds
-        kernels.steps.step_into(self._previous, theta, alpha, direction)
+        if not kernels.steps.step_into(self._previous, theta, alpha, direction):
+            self.stop(
+                f"step {len(self.history) + 1} would leave the finite numbers (a non-finite "
+                "gradient or direction); it was not taken"
+            )
         self._current = 1 - self._current
         record = {
             "loss": float(loss),
@@ -218,6 +219,10 @@ class Stepper:
         if point is not None:
             np.copyto(self._previous, point)
         self._current = 1 - self._current
+        self.stop(what)
+
+    def stop(self, what: str) -> None:
+        """Leave the current point in the caller's array and raise :class:`DivergenceError`."""
         self.finish()
         rule = "" if self.rule is None else f" with step rule {self.rule!r}"
         raise DivergenceError(

@@ -114,8 +114,10 @@ def test_step_into_matches_twin(rng, dtype):
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(a, theta - dtype(0.25) * direction)
     in_place = theta.copy()
-    kernel(in_place, in_place, 0.25, direction)
+    assert kernel(in_place, in_place, 0.25, direction) and twin(b, theta, 0.25, direction)
     np.testing.assert_array_equal(in_place, a)
+    direction[3] = np.inf
+    assert not kernel(a, theta, 0.25, direction) and not twin(b, theta, 0.25, direction)
 
 
 def test_get_rejects_unknown_names():

@@ -87,18 +87,26 @@ def momentum_direction(gradient, velocity, momentum, nesterov, out):
 
 def step_into_numpy(
     out: np.ndarray, theta: np.ndarray, alpha: float, direction: np.ndarray
-) -> None:
-    r"""Write the point :math:`\theta - \alpha d` into ``out`` (which may be ``theta`` itself).
+) -> bool:
+    r"""Write the point :math:`\theta - \alpha d` into ``out`` (which may be ``theta`` itself);
+    return whether every entry of it is finite.
 
     The trainer writes each step into a second buffer, so that the point before the step is kept
-    without a copy; a probe of the loss along a line writes its point the same way."""
+    without a copy, and learns in the same pass whether the step left the finite numbers (a
+    non-finite gradient or direction does); a probe of the loss along a line writes its point the
+    same way."""
     np.subtract(theta, alpha * direction, out=out)
+    return bool(np.isfinite(out).all())
 
 
 @jit
 def step_into(out, theta, alpha, direction):
+    finite = True
     for i in range(theta.shape[0]):
-        out[i] = theta[i] - alpha * direction[i]
+        value = theta[i] - alpha * direction[i]
+        out[i] = value
+        finite &= math.isfinite(value)
+    return finite
 
 
 #: the outcomes of :func:`frozen_step`, and the names under which a history counts them
