@@ -180,15 +180,6 @@ def gram_cases(X, hidden, slope, W2):
     }
 
 
-def forward_cases(X, W1, b1, W2, b2, slope):
-    hidden, output = np.empty((len(X), W1.shape[1])), np.empty((len(X), W2.shape[1]))
-    kernel, twin = (kernels.get("two_layer_forward", backend) for backend in kernels.BACKENDS)
-    return {
-        "forward kernel": lambda: kernel(X, W1, b1, W2, b2, slope, hidden, output),
-        "forward, NumPy twin": lambda: twin(X, W1, b1, W2, b2, slope, hidden, output),
-    }
-
-
 def measure(cases: dict, repeats: int) -> dict:
     for function in cases.values():
         function()
@@ -202,7 +193,7 @@ def measure(cases: dict, repeats: int) -> dict:
 
 
 def gram(repeats: int) -> None:
-    print(f"\n2. The hidden step's matrix and the forward pass; median of {5 * repeats} "
+    print(f"\n2. The hidden step's matrix; median of {5 * repeats} "
           "interleaved repeats")
     rng = np.random.default_rng(0)
     for name in ("concrete", "diamonds"):
@@ -210,12 +201,11 @@ def gram(repeats: int) -> None:
         X = data.X_train
         for slope in (0.0, 0.1):
             W1 = rng.uniform(-1, 1, size=(X.shape[1], N_HIDDEN)) * np.sqrt(6 / X.shape[1])
-            b1, W2, b2 = np.zeros(N_HIDDEN), rng.normal(size=(N_HIDDEN, 1)), np.zeros(1)
+            b1, W2 = np.zeros(N_HIDDEN), rng.normal(size=(N_HIDDEN, 1))
             hidden = np.maximum(X @ W1 + b1, slope * (X @ W1 + b1))
             for threads in (1, None):
                 with threadpool_limits(limits=threads, user_api="blas"):
                     times = measure(gram_cases(X, hidden, slope, W2), 5 * repeats)
-                    forward = measure(forward_cases(X, W1, b1, W2, b2, slope), 5 * repeats)
                 floor = times["Z.T @ Z alone, Z formed (BLAS floor)"]
                 explicit = times["form Z, Z.T @ Z, scale (explicit Z)"]
                 label = "1 thread" if threads else "default threads"
@@ -224,8 +214,6 @@ def gram(repeats: int) -> None:
                 print(f"     {'':44s} {'/ BLAS floor':>13s} {'/ explicit Z':>13s}")
                 for case, seconds in times.items():
                     print(f"     {case:44s} {seconds / floor:13.2f} {seconds / explicit:13.2f}")
-                ratio = forward["forward kernel"] / forward["forward, NumPy twin"]
-                print(f"     forward kernel / NumPy twin (BLAS): {ratio:.2f}")
     print("   goal: kernels from scratch at most 1.5 times the BLAS floor")
 
 

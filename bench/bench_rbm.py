@@ -37,9 +37,9 @@ import numpy as np
 
 import relustep
 from relustep import kernels, steps
+from relustep.estimators import RBM
 from relustep.history import History
 from relustep.kernels import rbm as rbm_kernels
-from relustep.estimators import RBM
 from relustep.models.rbm import RBMBatchObjective, RBMNetwork
 from relustep.train import Stepper
 

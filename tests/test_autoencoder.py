@@ -7,8 +7,8 @@ import pytest
 from scipy.optimize import minimize_scalar
 
 import relustep
-from relustep.gradcheck import check_gradient
 from relustep.estimators import Autoencoder
+from relustep.gradcheck import check_gradient
 from relustep.models.autoencoder import AutoencoderNetwork
 from relustep.train import BatchObjective
 

@@ -7,11 +7,11 @@ from scipy.optimize import minimize_scalar
 
 import relustep
 from relustep import kernels, steps
+from relustep.estimators import RBM
 from relustep.history import History
 from relustep.kernels import rbm as rbm_kernels
-from relustep.estimators import RBM
-from relustep.objective import IncompatibleStepError
 from relustep.models.rbm import RBMBatchObjective, RBMNetwork, _gram_times
+from relustep.objective import IncompatibleStepError
 from relustep.train import Stepper
 
 UNIT_PAIRS = [

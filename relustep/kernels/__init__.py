@@ -28,7 +28,6 @@ KERNELS = {
     "rbm_online_epoch": (rbm.online_epoch, rbm.online_epoch_numpy),
     "quartic_sweep": (linesearch.quartic_sweep, linesearch.quartic_sweep_numpy),
     "sorted_breakpoints": (linesearch.sorted_breakpoints, linesearch.sorted_breakpoints_numpy),
-    "two_layer_forward": (twolayer.two_layer_forward, twolayer.two_layer_forward_numpy),
     "pattern_sums": (twolayer.pattern_sums, twolayer.pattern_sums_numpy),
     "update_pattern_sums": (twolayer.update_pattern_sums, twolayer.update_pattern_sums_numpy),
     "gram_from_sums": (twolayer.gram_from_sums, twolayer.gram_from_sums_numpy),

@@ -45,10 +45,10 @@ one run, on 2 cores shared with other jobs, OpenBLAS on one thread as the solver
   multiplying and scaling took 1.1 to 1.2 times the floor. The kernels are the default;
 - two updates, each after 3% of the pattern changed, took 0.23 (concrete) and 0.4 (diamonds)
   times the floor together;
-- the forward kernel took 1.2 to 2.2 times as long as its NumPy twin (BLAS on one thread), so
-  the solver runs the twin (:data:`relustep.solvers.analytic.FORWARD_BACKEND`). With OpenBLAS on
-  its default two threads and the cores oversubscribed, the twin was at times seven to twenty
-  times slower than the kernel: the solver keeps BLAS on one thread.
+- a Numba forward pass took 1.2 to 2.2 times as long as two BLAS products on one thread, so the
+  solver's forward pass is plain NumPy (:func:`relustep.solvers._solver.forward_pass`) and has
+  no kernel. With OpenBLAS on its default two threads and the cores oversubscribed, the products
+  were at times seven to twenty times slower than a kernel: the solver keeps BLAS on one thread.
 """
 
 from __future__ import annotations
@@ -56,48 +56,6 @@ from __future__ import annotations
 import numpy as np
 
 from relustep.kernels._jit import jit
-
-
-def two_layer_forward_numpy(
-    X: np.ndarray,
-    W1: np.ndarray,
-    b1: np.ndarray,
-    W2: np.ndarray,
-    b2: np.ndarray,
-    negative_slope: float,
-    hidden: np.ndarray,
-    output: np.ndarray,
-) -> None:
-    r"""The forward pass of a two-layer network on a batch: write the hidden activations
-    :math:`H = \sigma(X W_1 + b_1)` into ``hidden`` ``(n, h)`` and the output
-    :math:`f = H W_2 + b_2` into ``output`` ``(n, q)``."""
-    np.matmul(X, W1, out=hidden)
-    hidden += b1
-    np.maximum(hidden, negative_slope * hidden, out=hidden)
-    np.matmul(hidden, W2, out=output)
-    output += b2
-
-
-@jit
-def two_layer_forward(X, W1, b1, W2, b2, negative_slope, hidden, output):
-    n, d = X.shape
-    n_hidden = W1.shape[1]
-    n_outputs = W2.shape[1]
-    for i in range(n):
-        for j in range(n_hidden):
-            hidden[i, j] = b1[j]
-        for a in range(d):
-            x = X[i, a]
-            for j in range(n_hidden):
-                hidden[i, j] += x * W1[a, j]
-        for j in range(n_hidden):
-            z = hidden[i, j]
-            hidden[i, j] = z if z > 0 else negative_slope * z
-        for k in range(n_outputs):
-            total = b2[k]
-            for j in range(n_hidden):
-                total += hidden[i, j] * W2[j, k]
-            output[i, k] = total
 
 
 def outer_triangles(X: np.ndarray) -> np.ndarray:
