@@ -32,14 +32,16 @@ The capabilities:
     ``line(theta, direction) -> object`` with ``loss(alpha)`` and ``minimum(max_step)``: the model
     seen along the line, for an exact line search that knows the model's structure.
 ``"chain_tangent"``
-    ``chain_tangent(theta, direction)``: the residuals of a Gibbs chain and their directional
-    derivative (the coupled Gauss-Newton step of the RBM).
+    ``chain_tangent(theta, direction) -> ChainTangent``: the residuals of a Gibbs chain and their
+    directional derivative (the coupled Gauss-Newton step of the RBM).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 CAPABILITIES = ("gradient", "frozen_quadratic", "line", "chain_tangent")
 FROZEN_QUADRATIC_FORMS = ("gram", "diagonal")  # the RBM's exact form, and its per-sample diagonal
@@ -91,6 +93,31 @@ class FrozenQuadratic:
     denominator: float
     crossing_fraction: Callable[[float], float]
     forward_passes: int = 0
+
+
+@dataclass
+class ChainTangent:
+    r"""The residuals :math:`r` of a chain, whose loss is :math:`\lVert r\rVert^2 / 2L`, and
+    their rate :math:`u = Jd = \frac{d}{dt} r(\theta + td)|_{t=0}` along a direction.
+
+    Attributes
+    ----------
+    residual, tangent : ndarray
+        :math:`r` and :math:`u` as flat vectors, in the same order.
+    n_rows : int
+        :math:`L`, the rows of the batch.
+    crossing_fraction : callable
+        ``crossing_fraction(alpha)`` is the fraction of the model's ReLU units whose
+        pre-activation :math:`S - \alpha\dot S` changes sign between 0 and ``alpha``.
+    forward_passes : int
+        What computing it cost, in forward passes over the batch; counted with the step's probes.
+    """
+
+    residual: np.ndarray
+    tangent: np.ndarray
+    n_rows: int
+    crossing_fraction: Callable[[float], float]
+    forward_passes: int
 
 
 class BatchObjective:

@@ -47,10 +47,12 @@ class RBM(UnsupervisedEstimator):
     persistent : bool, default False
         Persistent CD (Tieleman 2008): the negative statistics come from particles that carry on
         from one step to the next instead of restarting at the data. Needs ``rule="cd"`` and a
-        step rule other than ``"golovko"`` (the analytic step is derived for the data chain).
+        step rule other than ``"golovko"`` and ``"coupled"`` (the analytic steps are derived for
+        the data chain).
     step : str, dict or StepRule, default "golovko"
-        The step rule: ``"golovko"`` (analytic), ``"constant"``, ``"momentum"``, ``"adam"``, ... or
-        an object such as ``relustep.steps.Golovko(verify=True)``.
+        The step rule: ``"golovko"`` (analytic), ``"coupled"`` (relustep's coupled analytic step,
+        :class:`~relustep.steps.coupled.CoupledGaussNewton`), ``"constant"``, ``"momentum"``,
+        ``"adam"``, ... or an object such as ``relustep.steps.Golovko(verify=True)``.
     batch_size : int, default 100
         Rows per step; 1 is online learning (run by one Numba kernel per epoch when the step is
         constant or analytic without ``verify`` and the chain is deterministic).

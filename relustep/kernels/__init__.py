@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relustep.kernels import dense, linesearch, rbm, steps, twolayer
+from relustep.kernels import dense, linesearch, rbm, rbm_tangent, steps, twolayer
 
 KERNELS = {
     "relu_backward": (dense.relu_backward, dense.relu_backward_numpy),
@@ -26,6 +26,7 @@ KERNELS = {
     "golovko_sums": (rbm.golovko_sums, rbm.golovko_sums_numpy),
     "zero_crossings": (rbm.zero_crossings, rbm.zero_crossings_numpy),
     "rbm_online_epoch": (rbm.online_epoch, rbm.online_epoch_numpy),
+    "rbm_transfer_tangent": (rbm_tangent.transfer_tangent, rbm_tangent.transfer_tangent_numpy),
     "quartic_sweep": (linesearch.quartic_sweep, linesearch.quartic_sweep_numpy),
     "sorted_breakpoints": (linesearch.sorted_breakpoints, linesearch.sorted_breakpoints_numpy),
     "pattern_sums": (twolayer.pattern_sums, twolayer.pattern_sums_numpy),

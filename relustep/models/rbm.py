@@ -54,7 +54,8 @@ from relustep import kernels
 from relustep._validation import check_choice, check_int
 from relustep.kernels import rbm as rbm_kernels
 from relustep.kernels.rbm import apply_transfer
-from relustep.objective import FROZEN_QUADRATIC_FORMS, FrozenQuadratic
+from relustep.models.rbm_tangent import chain_tangent
+from relustep.objective import FROZEN_QUADRATIC_FORMS, ChainTangent, FrozenQuadratic
 from relustep.params import ParameterLayout
 
 VISIBLE_UNITS = ("linear", "sigmoid", "relu")
@@ -154,7 +155,8 @@ class RBMNetwork:
     True
     """
 
-    capabilities = frozenset({"frozen_quadratic"})  # its direction is a rule's, not a gradient
+    # no "gradient": its direction is a learning rule's, not the gradient of E
+    capabilities = frozenset({"frozen_quadratic", "chain_tangent"})
     fused_forms = ("constant", "frozen_quadratic")  # the steps its online kernel can take
 
     def __init__(
@@ -497,6 +499,11 @@ class RBMBatchObjective:
                 "the RBM's analytic step needs the data chain; persistent=True has none"
             )
         return self.model.frozen_quadratic(self.chain, form)
+
+    def chain_tangent(self, theta: np.ndarray, direction: np.ndarray) -> ChainTangent:
+        """The chain's residuals on this batch and its noise, and their rate along ``direction``
+        (:func:`relustep.models.rbm_tangent.chain_tangent`)."""
+        return chain_tangent(self.model, theta, self.X, direction, self.noise)
 
 
 def _gram_times(inputs: np.ndarray, directions: np.ndarray, form: str) -> np.ndarray:
