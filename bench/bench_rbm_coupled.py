@@ -8,8 +8,8 @@ Run by hand::
 
 On the digits (8 x 8), standardised per pixel for linear (Gaussian) visibles and in [0, 1] for
 sigmoid visibles, with ReLU hidden units, each step rule trains its own RBM from the same start
-on the same sequence of mini-batches (online, ``batch_size=1``, and ``batch_size=32``). At every
-step it prints, per rule:
+on the same sequence of mini-batches (online, ``batch_size=1``, and ``batch_size=32``). Each
+step is scored, and the script prints per run:
 
 - the median *decrease ratio*: the decrease of the batch loss the step achieved over the best
   decrease along the same direction on the same batch, found by the numerical exact line search
