@@ -50,6 +50,7 @@ def coupled_step(objective, theta, direction):
 
 
 # -- the tangent pass ----------------------------------------------------------------------------
+@pytest.mark.nojit
 @pytest.mark.parametrize("k", [1, 2, 3])
 @pytest.mark.parametrize("hidden", HIDDEN)
 @pytest.mark.parametrize("visible", VISIBLE)
@@ -119,6 +120,35 @@ def test_transfer_tangent_matches_twin_and_the_chains_states(rng, dtype, kind, s
     )
     np.testing.assert_allclose(results[0][2], states, rtol=tolerance, atol=1e-6)
     np.testing.assert_allclose(results[0][0], chain_pre, rtol=tolerance, atol=1e-6)
+
+
+@pytest.mark.nojit
+@pytest.mark.parametrize("visible, hidden", [("relu", "nrelu"), ("sigmoid", "relu")])
+def test_chain_tangent_is_the_same_on_both_backends(visible, hidden):
+    network, theta, X, noise, direction = setting(visible, hidden, 2)
+    twin = RBMNetwork(6, 4, visible=visible, hidden=hidden, k=2, backend="numpy")
+    results = [chain_tangent(net, theta, X, direction, noise) for net in (network, twin)]
+    np.testing.assert_allclose(results[0].residual, results[1].residual, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(results[0].tangent, results[1].tangent, rtol=1e-12, atol=1e-14)
+    assert results[0].crossing_fraction(0.3) == results[1].crossing_fraction(0.3)
+
+
+def test_crossing_fraction_counts_the_units_whose_linearised_sum_changes_sign():
+    """The crossings are counted on S - alpha S' for every hidden pre-activation of the chain
+    (visible linear units have no kink), with S' checked here by central differences."""
+    network, theta, X, noise, direction = setting("linear", "relu", 2, n_rows=40)
+    tangent = chain_tangent(network, theta, X, direction, noise)
+    pre = network.run_chain(theta, X, noise).pre_hidden
+    h = 1e-6
+    rate = (
+        network.run_chain(theta + h * direction, X, noise).pre_hidden
+        - network.run_chain(theta - h * direction, X, noise).pre_hidden
+    ) / (2 * h)
+    for alpha in (0.05, 0.3):
+        crossed = np.count_nonzero((pre > 0) != (pre - alpha * rate > 0))
+        assert crossed > 0
+        assert tangent.crossing_fraction(alpha) == crossed / pre.size
+    assert tangent.crossing_fraction(0.0) == 0.0
 
 
 # -- the step against its model and exact identities ---------------------------------------------

@@ -106,4 +106,3 @@ def transfer_tangent(pre, pre_tangent, noise, kind, out, out_tangent):
             else:
                 out[i, j] = probability
                 out_tangent[i, j] = probability * (1.0 - probability) * rate
-
