@@ -1,0 +1,73 @@
+"""Solutions of the exercises of tutorial 2 (for the teacher). Each body replaces the blank's
+``raise NotImplementedError`` in ``02_rbm_adaptive_step.ipynb``."""
+
+import numpy as np
+
+
+def gibbs_chain(W, b, c, X, k, visible):
+    """Exercise 2.1."""
+    xs, ys = [X], [np.maximum(X @ W + b, 0.0)]
+    for _ in range(k):
+        visible_sums = ys[-1] @ W.T + c
+        if visible == "sigmoid":
+            xs.append(1.0 / (1.0 + np.exp(-visible_sums)))
+        else:
+            xs.append(np.maximum(visible_sums, 0.0))
+        ys.append(np.maximum(xs[-1] @ W + b, 0.0))
+    return xs, ys
+
+
+def cse_direction(W, b, c, X, k, visible):
+    """Exercise 2.2."""
+    xs, ys = gibbs_chain(W, b, c, X, k, visible)
+    dW, db, dc = np.zeros_like(W), np.zeros_like(b), np.zeros_like(c)
+    for p in range(1, k + 1):
+        hidden = (ys[p] - ys[p - 1]) * (ys[p] > 0)  # gamma(p) F_h'(S_h(p))
+        if visible == "sigmoid":
+            visible_slope = xs[p] * (1 - xs[p])
+        else:
+            visible_slope = (xs[p] > 0).astype(float)
+        visible_error = (xs[p] - xs[p - 1]) * visible_slope  # e(p) F_v'(S_v(p))
+        dW += xs[p].T @ hidden + visible_error.T @ ys[p - 1]
+        db += hidden.sum(axis=0)
+        dc += visible_error.sum(axis=0)
+    rows = len(X)
+    return dW / rows, db / rows, dc / rows
+
+
+def cd_direction(W, b, c, X, k, visible):
+    """Exercise 2.3."""
+    xs, ys = gibbs_chain(W, b, c, X, k, visible)
+    rows = len(X)
+    dW = (xs[k].T @ ys[k] - xs[0].T @ ys[0]) / rows
+    return dW, (ys[k] - ys[0]).mean(axis=0), (xs[k] - xs[0]).mean(axis=0)
+
+
+def golovko_step_one_sample(W, b, c, x):
+    """Exercise 2.4."""
+    y0 = np.maximum(x @ W + b, 0.0)
+    visible_sums = y0 @ W.T + c
+    x1 = np.maximum(visible_sums, 0.0)
+    hidden_sums = x1 @ W + b
+    y1 = np.maximum(hidden_sums, 0.0)
+    A, B = 1 + x1 @ x1, 1 + y0 @ y0
+    gamma = np.sum(((y1 - y0) ** 2)[hidden_sums > 0])
+    epsilon = np.sum(((x1 - x) ** 2)[visible_sums > 0])
+    return (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon)
+
+
+def golovko_step_batch(W, b, c, X):
+    """Exercise 2.5."""
+    Y0 = np.maximum(X @ W + b, 0.0)
+    visible_sums = Y0 @ W.T + c
+    X1 = np.maximum(visible_sums, 0.0)
+    hidden_sums = X1 @ W + b
+    Y1 = np.maximum(hidden_sums, 0.0)
+    mask_h, mask_v = hidden_sums > 0, visible_sums > 0
+    G = (Y1 - Y0) * mask_h  # masked hidden errors
+    Ev = (X1 - X) * mask_v  # masked visible errors
+    C_h = (X1 @ X1.T + 1) @ G
+    C_v = (Y0 @ Y0.T + 1) @ Ev
+    numerator = np.sum(G * C_h) + np.sum(Ev * C_v)
+    denominator = np.sum(mask_h * C_h**2) + np.sum(mask_v * C_v**2)
+    return len(X) * numerator / denominator
