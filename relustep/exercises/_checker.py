@@ -116,7 +116,8 @@ class CheckResult:
         Whether every case agreed with relustep.
     status : str
         ``"passed"``, ``"not done"``, ``"error"`` (the function raised), ``"wrong"`` (an answer
-        differs, has the wrong shape or is NaN) or ``"cost"`` (right, but too expensive).
+        differs, has the wrong shape or is NaN) or ``"cost"`` (too expensive, checked first where
+        the exercise is about cost).
     message : str
         The report, in words.
     """
@@ -172,6 +173,15 @@ def run_checks(exercise: Exercise, function: Callable, seed: int) -> CheckResult
                 f"{title}: your function changed its input {changed[0]} in place.\n  {where}\n"
                 "  hint: work on new arrays (or copies); the caller still needs its inputs.",
             )
+        if exercise.cost is not None:
+            too_much = exercise.cost(case)
+            if too_much is not None:
+                return CheckResult(
+                    exercise.number,
+                    False,
+                    "cost",
+                    f"{title}: this exercise is about cost: {too_much}\n  {where}",
+                )
         try:
             got = case.context.get("flatten", exercise.flatten)(answer)
         except AnswerShapeError as error:
@@ -186,18 +196,9 @@ def run_checks(exercise: Exercise, function: Callable, seed: int) -> CheckResult
                 exercise.number,
                 False,
                 "wrong",
-                f"{title}: case {position} differs from relustep.\n  {where}\n"
+                f"{title}: not right yet.\n  {where}\n"
                 f"  {explain(difference)}\n  hint: {hint}",
             )
-        if exercise.cost is not None:
-            too_much = exercise.cost(case)
-            if too_much is not None:
-                return CheckResult(
-                    exercise.number,
-                    False,
-                    "cost",
-                    f"{title}: the answers are right, but {too_much}\n  {where}",
-                )
     return CheckResult(
         exercise.number,
         True,
@@ -249,7 +250,7 @@ def describe(arguments: dict) -> str:
     parts = []
     for name, value in arguments.items():
         if isinstance(value, np.ndarray):
-            parts.append(f"{name} {value.shape}" if value.size > 1 else f"{name}={value!r}")
+            parts.append(f"{name} {value.shape}" if value.ndim else f"{name}={float(value):.6g}")
         elif isinstance(value, list | tuple) and all(isinstance(v, np.ndarray) for v in value):
             parts.append(f"{name} {[v.shape for v in value]}")
         elif isinstance(value, int | float | str | bool):

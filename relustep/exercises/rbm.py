@@ -83,6 +83,15 @@ def _flatten_chain(answer):
     return arrays(*labels)([*xs, *ys])
 
 
+def _other_visible_transfer(case, got):
+    """Whether x(1) is the chain's with the other visible transfer."""
+    W, b, c, X = (case.arguments[name] for name in ("W", "b", "c", "X"))
+    other = "relu" if case.arguments["visible"] == "sigmoid" else "sigmoid"
+    network = RBMNetwork(len(c), len(b), visible=other, k=1)
+    theta = np.concatenate([W.ravel(), b, c])
+    return np.allclose(got[1][1], network.run_chain(theta, X).x(1))
+
+
 # -- 2.2 and 2.3 the learning rules ----------------------------------------------------------------
 
 
@@ -212,10 +221,9 @@ EXERCISES = [
         "sigmoid or relu; x(0) = X.",
         [
             (
-                lambda case, got: case.arguments["visible"] == "sigmoid"
-                and any(np.any(array > 1) for label, array in got if label.startswith("x(")),
-                "with sigmoid visibles every x(p), p >= 1, lies in (0, 1): apply F_v to the "
-                "visible sums.",
+                _other_visible_transfer,
+                "x(p) = F_v(S_v(p)) with the transfer the argument visible names: apply F_v to "
+                "the visible sums (sigmoid: 1 / (1 + exp(-S)); relu: max(S, 0)).",
             ),
         ],
     ),

@@ -261,7 +261,8 @@ EXERCISES = [
         [
             (
                 _bias_has_batch_shape,
-                "the bias gradient sums over the batch (1^T Delta_l); yours has the batch's shape.",
+                "the bias gradient sums over the batch; yours has the batch's shape (dL/db_l = "
+                "1^T Delta_l).",
             ),
             (
                 _misses_ridge,
