@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its three subcommands."""
+    """The argument parser with its subcommands."""
     parser = argparse.ArgumentParser(
         prog="relustep", description="ReLU networks whose learning steps are derived analytically."
     )
@@ -150,6 +150,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="recompute results already stored in DIR/results"
     )
     reproduce.set_defaults(run=reproduce_sections)
+
+    course = commands.add_parser(
+        "course", help="the exercises: a handout for students, solved copies for the teacher"
+    )
+    course.add_argument(
+        "what",
+        choices=("handout", "solutions"),
+        help="handout: the exercise notebooks, outputs stripped, zipped into PATH; solutions: "
+        "the notebooks with every blank filled in, written into the folder PATH",
+    )
+    course.add_argument("path", type=Path, metavar="PATH", help="the zip file or the folder")
+    course.add_argument(
+        "--course",
+        type=Path,
+        metavar="DIR",
+        help="the folder of exercise notebooks, with solutions/ inside for the solved copies "
+        "(default: tutorials/exercises of relustep's source)",
+    )
+    course.set_defaults(run=write_course)
     return parser
 
 
@@ -304,4 +323,22 @@ def reproduce_sections(arguments: argparse.Namespace) -> int:
         )
         return INTERRUPTED
     print(f"\n{summary}\n\nreport: {report} (and {report.with_suffix('.html')})")
+    return 0
+
+
+def write_course(arguments: argparse.Namespace) -> int:
+    """``relustep course``: write the handout (a zip) or the solved notebooks (a folder)."""
+    from relustep.exercises import course
+
+    folder = arguments.course or course.COURSE
+    try:
+        if arguments.what == "handout":
+            written = [course.write_handout(arguments.path, folder)]
+        else:
+            written = course.write_solved(arguments.path, folder)
+    except FileNotFoundError as error:
+        print(f"relustep course: error: {error}", file=sys.stderr)
+        return 2
+    for path in written:
+        print(f"wrote {path}")
     return 0

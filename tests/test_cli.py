@@ -178,3 +178,51 @@ def test_format_table_aggregates_seeds():
         "| toy | adam (diverged in 1 of 2) | 0.001, 0.01 | 2 ± 1 | nan ± nan | R² | 0.6 ± 0.1 "
         "| 2 ± 1 | 3 ± 0 | 12 ± 0 |"
     )
+
+
+def test_course_handout_zips_the_exercise_notebooks_without_outputs_or_solutions(tmp_path, capsys):
+    import json
+    import zipfile
+
+    from relustep.exercises import course
+
+    folder = tmp_path / "course"
+    folder.mkdir()
+    for notebook in course.exercise_notebooks():  # one with an output, as after a classroom run
+        content = json.loads(notebook.read_text())
+        for cell in content["cells"]:
+            if cell["cell_type"] == "code":
+                cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["x"]}]
+                cell["execution_count"] = 1
+        (folder / notebook.name).write_text(json.dumps(content))
+    out = tmp_path / "handout.zip"
+    assert main(["course", "handout", str(out), "--course", str(folder)]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        assert names == [f"relustep-exercises/{p.name}" for p in course.exercise_notebooks()]
+        for name in names:
+            cells = json.loads(archive.read(name))["cells"]
+            code = [cell for cell in cells if cell["cell_type"] == "code"]
+            assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)
+            assert "NotImplementedError" in archive.read(name).decode()
+
+
+def test_course_solutions_fill_every_blank(tmp_path, capsys):
+    import json
+
+    from relustep.exercises import EXERCISES
+
+    assert main(["course", "solutions", str(tmp_path / "solved")]) == 0
+    written = sorted((tmp_path / "solved").glob("*.ipynb"))
+    assert len(written) == 4 and len(capsys.readouterr().out.splitlines()) == 4
+    text = "".join(path.read_text() for path in written)
+    assert "raise NotImplementedError" not in text
+    for exercise in EXERCISES.values():  # the blank's docstring, with its derivation, stays
+        assert f"def {exercise.function}(" in text
+    assert all(json.loads(path.read_text())["nbformat"] == 4 for path in written)
+
+
+def test_course_without_notebooks_is_exit_2(tmp_path, capsys):
+    assert main(["course", "handout", str(tmp_path / "h.zip"), "--course", str(tmp_path)]) == 2
+    assert "holds none" in capsys.readouterr().err

@@ -83,8 +83,10 @@ def chain_without_sigmoid(W, b, c, X, k, visible):
 
 
 def cse_without_mask(W, b, c, X, k, visible):
-    return solution("2.3")(W, b, c, X, k, visible) if k == 1 else solution("2.2")(
-        W, b, c, X, k, visible
+    return (
+        solution("2.3")(W, b, c, X, k, visible)
+        if k == 1
+        else solution("2.2")(W, b, c, X, k, visible)
     )
 
 

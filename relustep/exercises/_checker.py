@@ -196,8 +196,7 @@ def run_checks(exercise: Exercise, function: Callable, seed: int) -> CheckResult
                 exercise.number,
                 False,
                 "wrong",
-                f"{title}: not right yet.\n  {where}\n"
-                f"  {explain(difference)}\n  hint: {hint}",
+                f"{title}: not right yet.\n  {where}\n  {explain(difference)}\n  hint: {hint}",
             )
     return CheckResult(
         exercise.number,

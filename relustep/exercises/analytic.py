@@ -69,8 +69,9 @@ def _penalised_intercept(case, got):
         return False
     rows = len(H)
     features = np.hstack([H, np.ones((rows, 1))])
-    both = np.linalg.solve(features.T @ features + rows * l2 * np.eye(features.shape[1]),
-                           features.T @ Y)
+    both = np.linalg.solve(
+        features.T @ features + rows * l2 * np.eye(features.shape[1]), features.T @ Y
+    )
     return np.allclose(got[1][1], both[-1])
 
 
@@ -83,7 +84,7 @@ def _ridge_without_rows(case, got):
     return np.allclose(got[0][1], W2)
 
 
-# -- 3.2 the right-hand side, 3.3 the matrix, 3.4 the step ------------------------------------------
+# -- 3.2 the right-hand side, 3.3 the matrix, 3.4 the step ---------------------------------------
 
 
 def _rhs_cases(rng):
@@ -100,7 +101,7 @@ def _matrix_cases(rng):
 
 
 def _step_cases(rng):
-    for (description, arguments), damping in zip(_points(rng), (0.0, 1e-3, 0.0, 1e-4)):
+    for (description, arguments), damping in zip(_points(rng), (0.0, 1e-3, 0.0, 1e-4), strict=True):
         W1, b1 = analytic.hidden_step(**arguments, damping=damping)
         arguments["damping"] = damping
         yield Case(f"{description}, damping {damping:g}", arguments, [("W1", W1), ("b1", b1)])
@@ -137,10 +138,16 @@ EXERCISES = [
         "centre H and Y by their column means, solve (H_c^T H_c + n l2 I) W2 = H_c^T Y_c, then "
         "b2 = mean(Y) - W2^T mean(H).",
         [
-            (_penalised_intercept, "the intercept is not penalised: centre H and Y and solve "
-             "for W2 alone, then recover b2 from the means."),
-            (_ridge_without_rows, "the loss is (1/2n)||...||^2 + (l2/2)||W2||^2, so the normal "
-             "equations carry n l2 I, not l2 I."),
+            (
+                _penalised_intercept,
+                "the intercept is not penalised: centre H and Y and solve "
+                "for W2 alone, then recover b2 from the means.",
+            ),
+            (
+                _ridge_without_rows,
+                "the loss is (1/2n)||...||^2 + (l2/2)||W2||^2, so the normal "
+                "equations carry n l2 I, not l2 I.",
+            ),
         ],
     ),
     Exercise(
@@ -154,13 +161,20 @@ EXERCISES = [
         "r_j = X~^T (S_{:j} * ((Y - f) W2^T)_{:j}), with X~ = [X, 1] and S = 1 where Z > 0, a "
         "elsewhere; stack unit by unit: unit j's d weights, then its bias.",
         [
-            (_rhs_in_input_order, "the order is unit by unit (unit j's d weights, then its "
-             "bias), as vec(U) stacks the columns u_j."),
-            (lambda case, got: np.allclose(got[0][1], -case.expected[0][1]),
-             "the sign: r = -n grad = X~^T (S * ((Y - f) W2^T)), with Y - f, not f - Y."),
-            (lambda case, got: case.arguments["negative_slope"] > 0,
-             "with a leaky slope the pattern S is a (not 0) where Z <= 0: inactive rows still "
-             "pass a times their error."),
+            (
+                _rhs_in_input_order,
+                "the order is unit by unit (unit j's d weights, then its "
+                "bias), as vec(U) stacks the columns u_j.",
+            ),
+            (
+                lambda case, got: np.allclose(got[0][1], -case.expected[0][1]),
+                "the sign: r = -n grad = X~^T (S * ((Y - f) W2^T)), with Y - f, not f - Y.",
+            ),
+            (
+                lambda case, got: case.arguments["negative_slope"] > 0,
+                "with a leaky slope the pattern S is a (not 0) where Z <= 0: inactive rows still "
+                "pass a times their error.",
+            ),
         ],
     ),
     Exercise(
@@ -174,10 +188,16 @@ EXERCISES = [
         "G_jl = (W2 W2^T)_jl X~^T diag(S_{:j} * S_{:l}) X~, block (j, l) of size (d+1) x (d+1); "
         "equivalently the sum over rows of kron(diag(S_i) W2 W2^T diag(S_i), x~_i x~_i^T).",
         [
-            (_only_diagonal_blocks, "units interact through W2 W2^T: the blocks G_jl with "
-             "j != l are not zero (that would be the per-neuron system)."),
-            (lambda case, got: case.arguments["negative_slope"] > 0,
-             "with a leaky slope S_ij is a (not 0) where Z_ij <= 0, so S_j * S_l is 1, a or a^2."),
+            (
+                _only_diagonal_blocks,
+                "units interact through W2 W2^T: the blocks G_jl with "
+                "j != l are not zero (that would be the per-neuron system).",
+            ),
+            (
+                lambda case, got: case.arguments["negative_slope"] > 0,
+                "with a leaky slope S_ij is a (not 0) where Z_ij <= 0, so S_j * S_l is 1, a or "
+                "a^2.",
+            ),
         ],
     ),
     Exercise(
@@ -191,13 +211,17 @@ EXERCISES = [
         "solve (G + damping * mean(diag G) I) Delta = r for the units that can change the loss "
         "and return U + Delta; a unit active on no row (with a = 0) keeps its weights.",
         [
-            (lambda case, got: "dead" in case.description,
-             "a unit that is off on every row has zero rows and columns in G: leave it out of "
-             "the system (its weights stay as they are) and take the mean diagonal over the "
-             "others."),
-            (lambda case, got: case.arguments["damping"] > 0,
-             "the damping is a fraction of the mean of G's diagonal: add damping * mean(diag G) "
-             "to every diagonal entry."),
+            (
+                lambda case, got: "dead" in case.description,
+                "a unit that is off on every row has zero rows and columns in G: leave it out of "
+                "the system (its weights stay as they are) and take the mean diagonal over the "
+                "others.",
+            ),
+            (
+                lambda case, got: case.arguments["damping"] > 0,
+                "the damping is a fraction of the mean of G's diagonal: add damping * mean(diag G) "
+                "to every diagonal entry.",
+            ),
         ],
     ),
 ]

@@ -100,8 +100,9 @@ def _parabola_cases(rule_class, trial_name):
         for description, line, trial in lines:
             rule = rule_class(**{trial_name: trial})
             rule.start(line.theta.size)
-            reference = CountedLine(line.theta, line.gradient, line.direction, line.loss,
-                                    line.objective)
+            reference = CountedLine(
+                line.theta, line.gradient, line.direction, line.loss, line.objective
+            )
             alpha = rule.size(reference)
             arguments = {"line": line, trial_name: trial}
             context = {"line": line, "probes": reference.n_probes, "trial": trial}
@@ -206,8 +207,9 @@ def _exact_cases(rng):
             return line_loss(parts, step)
 
         arguments = dict(parts=LineParts(parts), loss_along=loss_along)
-        order, _, _ = sorted_breakpoints_numpy(parts.pre_activation, parts.pre_activation_rate,
-                                               math.inf)
+        order, _, _ = sorted_breakpoints_numpy(
+            parts.pre_activation, parts.pre_activation_rate, math.inf
+        )
         context = {"calls": calls, "breakpoints": len(order), "parts": parts, "alpha": alpha}
         yield Case(description, arguments, [("the loss at your step", best)], context)
 
@@ -217,7 +219,9 @@ def _flatten_exact_step(case):
 
     def flatten(answer):
         step = arrays("the step", shapes="one number, the step alpha*")(answer)[0][1]
-        return [("the loss at your step", np.asarray(line_loss(case.context["parts"], float(step))))]
+        return [
+            ("the loss at your step", np.asarray(line_loss(case.context["parts"], float(step))))
+        ]
 
     return flatten
 
@@ -251,11 +255,16 @@ EXERCISES = [
         "A = (q(trial) - q(0) - trial q'(0)) / trial^2, alpha = -q'(0) / (2A); no step (0) when "
         "q'(0) >= 0, and the trial step itself when A <= 0.",
         [
-            (_twice_the_step, "the parabola q(0) + q'(0) a + A a^2 has its minimum at "
-             "-q'(0)/(2A): the 2 comes from differentiating A a^2."),
-            (lambda case, got: case.arguments["line"].slope >= 0,
-             "q'(0) = line.slope >= 0 here: the direction does not descend, so the step is 0 "
-             "(and no probe is needed)."),
+            (
+                _twice_the_step,
+                "the parabola q(0) + q'(0) a + A a^2 has its minimum at "
+                "-q'(0)/(2A): the 2 comes from differentiating A a^2.",
+            ),
+            (
+                lambda case, got: case.arguments["line"].slope >= 0,
+                "q'(0) = line.slope >= 0 here: the direction does not descend, so the step is 0 "
+                "(and no probe is needed).",
+            ),
         ],
         _probe_cost("QLABGrad"),
     ),
@@ -270,14 +279,21 @@ EXERCISES = [
         "b = (q(delta) - q(-delta)) / (2 delta), c = (q(delta) + q(-delta) - 2 q(0)) / delta^2, "
         "alpha = -b/c; q(-delta) is line.probe(-delta); no step (0) when q'(0) >= 0.",
         [
-            (_twice_the_step, "the central difference for the slope divides by 2 delta: "
-             "b = (q(delta) - q(-delta)) / (2 delta)."),
-            (lambda case, got: np.isclose(got[0][1], -case.expected[0][1]),
-             "q(delta) = L(theta - delta d) is line.probe(delta): the step moves against d, so "
-             "alpha = -b/c with b the slope of q, not of L along +d."),
-            (lambda case, got: case.arguments["line"].slope >= 0,
-             "q'(0) = line.slope >= 0 here: the direction does not descend, so the step is 0 "
-             "(and no probe is needed)."),
+            (
+                _twice_the_step,
+                "the central difference for the slope divides by 2 delta: "
+                "b = (q(delta) - q(-delta)) / (2 delta).",
+            ),
+            (
+                lambda case, got: np.isclose(got[0][1], -case.expected[0][1]),
+                "q(delta) = L(theta - delta d) is line.probe(delta): the step moves against d, so "
+                "alpha = -b/c with b the slope of q, not of L along +d.",
+            ),
+            (
+                lambda case, got: case.arguments["line"].slope >= 0,
+                "q'(0) = line.slope >= 0 here: the direction does not descend, so the step is 0 "
+                "(and no probe is needed).",
+            ),
         ],
         _probe_cost("LQA"),
     ),
@@ -292,11 +308,15 @@ EXERCISES = [
         "alpha_ij = Z0_ij / Zdot_ij, kept where it is > 0 (finite); order holds the flat "
         "indices i * h + j sorted by breakpoint, ties in flat-index order (a stable sort).",
         [
-            (lambda case, got: len(got[1][1]) > len(case.expected[1][1]),
-             "only alpha_ij > 0 are breakpoints on the ray: a unit that does not move "
-             "(Zdot = 0) or crossed zero behind us (alpha <= 0) never changes sign ahead."),
-            (lambda case, got: "ties" in case.description,
-             "equal breakpoints keep their flat-index order: sort with kind='stable'."),
+            (
+                lambda case, got: len(got[1][1]) > len(case.expected[1][1]),
+                "only alpha_ij > 0 are breakpoints on the ray: a unit that does not move "
+                "(Zdot = 0) or crossed zero behind us (alpha <= 0) never changes sign ahead.",
+            ),
+            (
+                lambda case, got: "ties" in case.description,
+                "equal breakpoints keep their flat-index order: sort with kind='stable'.",
+            ),
         ],
     ),
     Exercise(
@@ -311,12 +331,18 @@ EXERCISES = [
         "(s Z0) dW2) - db2, r2 = (s Zdot) dW2; P = scale * sum (r0 + r1 a + r2 a^2)^2 plus the "
         "ridge coefficients on c0, c1, c2.",
         [
-            (lambda case, got: np.allclose(got[0][1][3:], case.expected[0][1][3:])
-             and not np.allclose(got[0][1][:3], case.expected[0][1][:3])
-             and np.any(case.arguments["parts"].ridge),
-             "the ridge term rho0 + rho1 a + rho2 a^2 (parts.ridge) adds to c0, c1 and c2."),
-            (lambda case, got: np.allclose(got[0][1], 2 * case.expected[0][1]),
-             "the loss is scale * sum of squares, with scale = 1/(2n) (parts.scale)."),
+            (
+                lambda case, got: (
+                    np.allclose(got[0][1][3:], case.expected[0][1][3:])
+                    and not np.allclose(got[0][1][:3], case.expected[0][1][:3])
+                    and np.any(case.arguments["parts"].ridge)
+                ),
+                "the ridge term rho0 + rho1 a + rho2 a^2 (parts.ridge) adds to c0, c1 and c2.",
+            ),
+            (
+                lambda case, got: np.allclose(got[0][1], 2 * case.expected[0][1]),
+                "the loss is scale * sum of squares, with scale = 1/(2n) (parts.scale).",
+            ),
         ],
     ),
     Exercise(
@@ -330,9 +356,11 @@ EXERCISES = [
         "sweep the pieces in order of the breakpoints; on each, the minimum is at an end or "
         "at a real root of P'(alpha) inside the piece; the last piece reaches to infinity.",
         [
-            (lambda case, got: True,
-             "your step is not the global minimum: check every piece (including the last, "
-             "unbounded one), and both the ends and the roots of P' inside each piece."),
+            (
+                lambda case, got: True,
+                "your step is not the global minimum: check every piece (including the last, "
+                "unbounded one), and both the ends and the roots of P' inside each piece.",
+            ),
         ],
         _sweep_cost,
     ),

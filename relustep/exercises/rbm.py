@@ -54,7 +54,11 @@ def _chains(rng, rule="cse"):
         if "dead" in description:
             views["b"][0] = -100.0
         arguments = dict(
-            W=views["W"].copy(), b=views["b"].copy(), c=views["c"].copy(), X=X, k=k,
+            W=views["W"].copy(),
+            b=views["b"].copy(),
+            c=views["c"].copy(),
+            X=X,
+            k=k,
             visible=visible,
         )
         yield description, network, theta, arguments
@@ -114,18 +118,23 @@ def _other_rule(case, got, rule):
     )
     _, direction = other.loss_and_gradient(case.context["theta"], case.arguments["X"])
     views = other.layout.views(direction)
-    return all(np.allclose(array, views[name]) for name, (_, array) in zip("Wbc", got))
+    return all(
+        np.allclose(array, views[name]) for name, (_, array) in zip("Wbc", got, strict=False)
+    )
 
 
 def _sum_not_mean(case, got):
     rows = len(case.arguments["X"])
     return rows > 1 and all(
-        np.allclose(array, rows * want) for (_, want), (_, array) in zip(case.expected, got)
+        np.allclose(array, rows * want)
+        for (_, want), (_, array) in zip(case.expected, got, strict=False)
     )
 
 
 def _opposite_sign(case, got):
-    return all(np.allclose(array, -want) for (_, want), (_, array) in zip(case.expected, got))
+    return all(
+        np.allclose(array, -want) for (_, want), (_, array) in zip(case.expected, got, strict=False)
+    )
 
 
 def _first_step_only(case, got):
@@ -244,8 +253,11 @@ EXERCISES = [
                 "the same step (a unit that is off passes no error).",
             ),
             (_sum_not_mean, "E is a mean over the L rows: divide the sums by L."),
-            (_opposite_sign, "the direction is the gradient (the step is theta - alpha d): "
-             "x(p) gamma(p)^T, not its negative."),
+            (
+                _opposite_sign,
+                "the direction is the gradient (the step is theta - alpha d): "
+                "x(p) gamma(p)^T, not its negative.",
+            ),
         ],
     ),
     Exercise(
@@ -264,8 +276,10 @@ EXERCISES = [
                 "the sign: d = x(k)y(k)^T - x(0)y(0)^T, so that theta - alpha d raises the "
                 "data's term, as CD does.",
             ),
-            (_first_step_only, "the sum telescopes to the last step of the chain, x(k) y(k)^T, "
-             "not x(1) y(1)^T."),
+            (
+                _first_step_only,
+                "the sum telescopes to the last step of the chain, x(k) y(k)^T, not x(1) y(1)^T.",
+            ),
             (_sum_not_mean, "E is a mean over the L rows: divide by L."),
         ],
     ),
@@ -280,12 +294,17 @@ EXERCISES = [
         "alpha* = (A Gamma+ + B E+) / (A^2 Gamma+ + B^2 E+) with A = 1 + ||x(1)||^2, "
         "B = 1 + ||y(0)||^2, Gamma+ and E+ the squared errors of the units active at step 1.",
         [
-            (_one_sample_swapped, "A = 1 + ||x(1)||^2 goes with the hidden errors (x(1) is the "
-             "input of the hidden update), B = 1 + ||y(0)||^2 with the visible ones."),
-            (_no_bias_in_norm, "the bias moves the sums too: A = 1 + ||x(1)||^2, not "
-             "||x(1)||^2."),
-            (_unmasked_errors, "Gamma+ and E+ sum only over the units active at step 1 (S > 0): "
-             "an inactive unit's error does not move with alpha."),
+            (
+                _one_sample_swapped,
+                "A = 1 + ||x(1)||^2 goes with the hidden errors (x(1) is the "
+                "input of the hidden update), B = 1 + ||y(0)||^2 with the visible ones.",
+            ),
+            (_no_bias_in_norm, "the bias moves the sums too: A = 1 + ||x(1)||^2, not ||x(1)||^2."),
+            (
+                _unmasked_errors,
+                "Gamma+ and E+ sum only over the units active at step 1 (S > 0): "
+                "an inactive unit's error does not move with alpha.",
+            ),
         ],
     ),
     Exercise(
@@ -300,14 +319,17 @@ EXERCISES = [
         "1 1^T; alpha* = L (sum G C_h + sum E_v C_v) / (sum F_h' C_h^2 + sum F_v' C_v^2).",
         [
             (
-                lambda case, got: case.context["rows"] > 1
-                and np.isclose(got[0][1], case.context["diagonal"]),
+                lambda case, got: (
+                    case.context["rows"] > 1 and np.isclose(got[0][1], case.context["diagonal"])
+                ),
                 "the rows move each other's sums: use the whole Gram matrix K = X X^T + 1 1^T, "
                 "not its diagonal.",
             ),
             (
-                lambda case, got: case.context["rows"] > 1
-                and np.isclose(got[0][1] * case.context["rows"], case.expected[0][1]),
+                lambda case, got: (
+                    case.context["rows"] > 1
+                    and np.isclose(got[0][1] * case.context["rows"], case.expected[0][1])
+                ),
                 "alpha* = L alpha*_sum: the loss and the direction are means over the L rows.",
             ),
         ],

@@ -146,7 +146,8 @@ def _misses_ridge(case, got):
 def _scaled_by_rows(case, got):
     rows = len(case.arguments["X"])
     return rows > 1 and all(
-        np.allclose(array, rows * want) for (_, want), (_, array) in zip(case.expected, got)
+        np.allclose(array, rows * want)
+        for (_, want), (_, array) in zip(case.expected, got, strict=False)
     )
 
 
@@ -156,8 +157,9 @@ def _scaled_by_rows(case, got):
 def _gradient_sequences(rng):
     yield "five steps on 4 parameters", rng.normal(size=(5, 4))
     yield "one step", rng.normal(size=(1, 3))
-    yield "a zero gradient in the middle", np.vstack(
-        [rng.normal(size=(2, 3)), np.zeros((1, 3)), rng.normal(size=(2, 3))]
+    yield (
+        "a zero gradient in the middle",
+        np.vstack([rng.normal(size=(2, 3)), np.zeros((1, 3)), rng.normal(size=(2, 3))]),
     )
 
 
@@ -212,14 +214,18 @@ EXERCISES = [
         "Z_l = A_{l-1} W_l + b_l; A_l = max(Z_l, a Z_l) for the hidden layers only; f(X) = Z_L.",
         [
             (
-                lambda case, got: len(got) > 1
-                and np.allclose(got[0][1], np.maximum(case.expected[0][1], 0))
-                and not np.allclose(got[0][1], case.expected[0][1]),
+                lambda case, got: (
+                    len(got) > 1
+                    and np.allclose(got[0][1], np.maximum(case.expected[0][1], 0))
+                    and not np.allclose(got[0][1], case.expected[0][1])
+                ),
                 "the last layer is linear: f(X) = Z_L, with no ReLU on it.",
             ),
             (
-                lambda case, got: case.arguments["negative_slope"] > 0
-                and any(np.all(array >= 0) for _, array in got[2:]),
+                lambda case, got: (
+                    case.arguments["negative_slope"] > 0
+                    and any(np.all(array >= 0) for _, array in got[2:])
+                ),
                 "with a leaky slope a, sigma(z) = max(z, a z): negative inputs give a z, not 0.",
             ),
         ],
@@ -235,8 +241,10 @@ EXERCISES = [
         "L = (1/2n) sum_i ||f(x_i) - y_i||^2 and Delta_L = dL/df = (f - Y)/n.",
         [
             (
-                lambda case, got: np.allclose(got[1][1], case.expected[1][1] * len(case.arguments["y"]))
-                and len(case.arguments["y"]) > 1,
+                lambda case, got: (
+                    np.allclose(got[1][1], case.expected[1][1] * len(case.arguments["y"]))
+                    and len(case.arguments["y"]) > 1
+                ),
                 "Delta_L = (f - Y)/n: the loss is a mean over the n rows, so each row's error is "
                 "divided by n.",
             ),

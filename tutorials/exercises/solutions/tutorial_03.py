@@ -31,16 +31,16 @@ def hidden_matrix(X, W1, b1, W2, negative_slope=0.0):
     h, p = W1.shape[1], augmented.shape[1]
     G = np.empty((h * p, h * p))
     for j in range(h):
-        for l in range(h):
-            weights = S[:, j] * S[:, l]
-            block = coupling[j, l] * (augmented.T * weights) @ augmented
-            G[j * p : (j + 1) * p, l * p : (l + 1) * p] = block
+        for other in range(h):
+            weights = S[:, j] * S[:, other]
+            block = coupling[j, other] * (augmented.T * weights) @ augmented
+            G[j * p : (j + 1) * p, other * p : (other + 1) * p] = block
     return G
 
 
 def hidden_step(X, y, W1, b1, W2, b2, negative_slope=0.0, damping=0.0):
     """Exercise 3.4."""
-    h, p = W1.shape[1], X.shape[1] + 1
+    p = X.shape[1] + 1
     active_somewhere = np.any(X @ W1 + b1 > 0, axis=0) | (negative_slope > 0)
     units = np.flatnonzero(active_somewhere & np.any(W2 != 0, axis=1))
     rows = (units[:, None] * p + np.arange(p)).ravel()
