@@ -40,6 +40,19 @@ def test_every_tutorial_has_three_to_six_exercises():
         ]
 
 
+def test_the_course_order_lists_every_exercise_with_its_goal_and_time():
+    readme = (SOLUTIONS.parent.parent / "README.rst").read_text()
+    section = " ".join(
+        readme[readme.index("Exercises\n---") : readme.index("Notation\n---")].split()
+    )
+    for exercise in EXERCISES.values():
+        assert f"{exercise.number} ``{exercise.function}``" in section
+        assert f"*Goal: {exercise.goal}.*" in section and f"({exercise.minutes} min)" in section
+    for _, exercises in TUTORIALS.values():
+        minutes = sum(exercise.minutes for exercise in exercises)
+        assert f"(about {minutes} minutes)" in section
+
+
 @pytest.mark.parametrize("number", EXERCISES)
 def test_the_solution_passes(number):
     result = check(number, solution(number))
