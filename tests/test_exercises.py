@@ -298,3 +298,100 @@ def test_bad_arguments_are_named():
         check("9.9", print)
     with pytest.raises(TypeError, match="function must be"):
         check("1.1", "dense_forward")
+
+
+# -- more mistakes, each with the hint written for it ----------------------------------------------
+
+
+def backward_without_ridge(weights, biases, X, y, negative_slope=0.0, l2=0.0):
+    return solution("1.3")(weights, biases, X, y, negative_slope, 0.0)
+
+
+def backward_with_relu_mask(weights, biases, X, y, negative_slope=0.0, l2=0.0):
+    output, activations = solution("1.1")(weights, biases, X, negative_slope)
+    delta = (output - y) / len(X)
+    gradients = []
+    for layer in range(len(weights) - 1, -1, -1):
+        A = activations[layer]
+        gradients.append((A.T @ delta + l2 * weights[layer], delta.sum(axis=0)))
+        delta = (delta @ weights[layer].T) * (A > 0)
+    return gradients[::-1]
+
+
+def cse_summed(W, b, c, X, k, visible):
+    return tuple(len(X) * part for part in solution("2.2")(W, b, c, X, k, visible))
+
+
+def golovko_without_bias(W, b, c, x):
+    y0 = np.maximum(x @ W + b, 0.0)
+    visible_sums = y0 @ W.T + c
+    x1 = np.maximum(visible_sums, 0.0)
+    hidden_sums = x1 @ W + b
+    A, B = x1 @ x1, y0 @ y0
+    gamma = np.sum(((np.maximum(hidden_sums, 0.0) - y0) ** 2)[hidden_sums > 0])
+    epsilon = np.sum(((x1 - x) ** 2)[visible_sums > 0])
+    return (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon)
+
+
+def golovko_batch_without_rows(W, b, c, X):
+    return solution("2.5")(W, b, c, X) / len(X)
+
+
+def output_step_ridge_without_rows(H, Y, l2=0.0):
+    return solution("3.1")(H, Y, l2 / len(H))
+
+
+def rhs_with_the_wrong_sign(X, y, W1, b1, W2, b2, negative_slope=0.0):
+    return -solution("3.2")(X, y, W1, b1, W2, b2, negative_slope)
+
+
+def qlab_probing_uphill(line, initial_step):
+    probed = line.probe(initial_step)
+    A = (probed - line.loss - initial_step * line.slope) / initial_step**2
+    return -line.slope / (2 * A) if A > 0 else initial_step
+
+
+def breakpoints_unstable(Z0, Zdot):
+    order, alphas = solution("4.3")(Z0, Zdot)
+    ties = np.flatnonzero(np.diff(alphas) == 0)
+    order = order.copy()
+    order[ties], order[ties + 1] = order[ties + 1], order[ties].copy()
+    return order, alphas
+
+
+def quartic_with_twice_the_scale(parts, active):
+    coefficients = solution("4.4")(parts, active)
+    return 2 * coefficients - np.concatenate([parts.ridge, [0.0, 0.0]])
+
+
+def exact_step_on_the_first_piece(parts, loss_along):
+    Z0, Zdot = parts.pre_activation, parts.pre_activation_rate
+    quartic = np.polynomial.Polynomial(solution("4.4")(parts, (Z0 > 0) | ((Z0 == 0) & (Zdot < 0))))
+    roots = [x.real for x in quartic.deriv().roots() if abs(x.imag) < 1e-12 and x.real > 0]
+    return min([0.0, *roots], key=quartic)
+
+
+MORE_MISTAKES = [
+    ("1.3", backward_without_ridge, "adds l2 W_l to each weight gradient"),
+    ("1.3", backward_with_relu_mask, "sigma'(z) = a (not 0)"),
+    ("2.2", cse_summed, "divide the sums by L"),
+    ("2.4", golovko_without_bias, "the bias moves the sums too"),
+    ("2.5", golovko_batch_without_rows, "alpha* = L alpha*_sum"),
+    ("3.1", output_step_ridge_without_rows, "carry n l2 I"),
+    ("3.2", rhs_with_the_wrong_sign, "with Y - f, not f - Y"),
+    ("4.1", qlab_probing_uphill, "the direction does not descend"),
+    ("4.3", breakpoints_unstable, "kind='stable'"),
+    ("4.4", quartic_with_twice_the_scale, "scale = 1/(2n)"),
+    ("4.5", exact_step_on_the_first_piece, "not the global minimum"),
+]
+
+
+@pytest.mark.parametrize(
+    ("number", "wrong", "words"),
+    MORE_MISTAKES,
+    ids=[f"{n}-{f.__name__}" for n, f, _ in MORE_MISTAKES],
+)
+def test_more_mistakes_fail_with_their_hints(number, wrong, words):
+    result = check(number, wrong)
+    assert not result.passed
+    assert words in result.message, result.message

@@ -114,6 +114,11 @@ def _parabola_cases(rule_class, trial_name):
 def _probe_cost(name):
     def cost(case) -> str | None:
         used, needed = case.arguments["line"].n_probes, case.context["probes"]
+        if used > needed == 0:
+            return (
+                f"it called line.probe {used} times where q'(0) = line.slope >= 0: the "
+                "direction does not descend, so the step is 0 and no probe is needed."
+            )
         if used > needed:
             return (
                 f"it called line.probe {used} times; {name} needs {needed} here (each probe is "
