@@ -107,32 +107,27 @@ def cd_with_first_step(W, b, c, X, k, visible):
     return solution("2.3")(W, b, c, X, 1, visible)
 
 
+def one_sample_terms(W, b, c, x):
+    """A, B and the squared errors of the active units, for the one-sample mistakes."""
+    (_, x1), (y0, y1) = solution("2.1")(W, b, c, x[None, :], 1, "relu")
+    gamma = np.sum(((y1 - y0) ** 2)[y1 > 0])
+    epsilon = np.sum(((x1 - x) ** 2)[x1 > 0])
+    return 1 + np.sum(x1**2), 1 + np.sum(y0**2), gamma, epsilon
+
+
 def golovko_with_swapped_norms(W, b, c, x):
-    # the same formula with the roles of W's two sides exchanged: A uses y(0), B uses x(1)
-    y0 = np.maximum(x @ W + b, 0.0)
-    visible_sums = y0 @ W.T + c
-    x1 = np.maximum(visible_sums, 0.0)
-    hidden_sums = x1 @ W + b
-    y1 = np.maximum(hidden_sums, 0.0)
-    A, B = 1 + y0 @ y0, 1 + x1 @ x1
-    gamma = np.sum(((y1 - y0) ** 2)[hidden_sums > 0])
-    epsilon = np.sum(((x1 - x) ** 2)[visible_sums > 0])
-    return (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon)
+    A, B, gamma, epsilon = one_sample_terms(W, b, c, x)
+    return (B * gamma + A * epsilon) / (B**2 * gamma + A**2 * epsilon)
 
 
 def golovko_batch_diagonal(W, b, c, X):
     # each row's sums moved by its own update only: the diagonal of the Gram matrices
-    Y0 = np.maximum(X @ W + b, 0.0)
-    visible_sums = Y0 @ W.T + c
-    X1 = np.maximum(visible_sums, 0.0)
-    hidden_sums = X1 @ W + b
-    mask_h, mask_v = hidden_sums > 0, visible_sums > 0
-    G = (np.maximum(hidden_sums, 0.0) - Y0) * mask_h
-    Ev = (X1 - X) * mask_v
+    (_, X1), (Y0, Y1) = solution("2.1")(W, b, c, X, 1, "relu")
+    G, Ev = (Y1 - Y0) * (Y1 > 0), (X1 - X) * (X1 > 0)
     C_h = (np.sum(X1**2, axis=1, keepdims=True) + 1) * G
     C_v = (np.sum(Y0**2, axis=1, keepdims=True) + 1) * Ev
     numerator = np.sum(G * C_h) + np.sum(Ev * C_v)
-    return len(X) * numerator / (np.sum(mask_h * C_h**2) + np.sum(mask_v * C_v**2))
+    return len(X) * numerator / (np.sum((Y1 > 0) * C_h**2) + np.sum((X1 > 0) * C_v**2))
 
 
 def output_step_penalising_intercept(H, Y, l2=0.0):
@@ -323,14 +318,8 @@ def cse_summed(W, b, c, X, k, visible):
 
 
 def golovko_without_bias(W, b, c, x):
-    y0 = np.maximum(x @ W + b, 0.0)
-    visible_sums = y0 @ W.T + c
-    x1 = np.maximum(visible_sums, 0.0)
-    hidden_sums = x1 @ W + b
-    A, B = x1 @ x1, y0 @ y0
-    gamma = np.sum(((np.maximum(hidden_sums, 0.0) - y0) ** 2)[hidden_sums > 0])
-    epsilon = np.sum(((x1 - x) ** 2)[visible_sums > 0])
-    return (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon)
+    A, B, gamma, epsilon = one_sample_terms(W, b, c, x)
+    return ((A - 1) * gamma + (B - 1) * epsilon) / ((A - 1) ** 2 * gamma + (B - 1) ** 2 * epsilon)
 
 
 def golovko_batch_without_rows(W, b, c, X):

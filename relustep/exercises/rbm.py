@@ -187,34 +187,20 @@ def _step_cases(batch: bool):
     return cases
 
 
-def _one_sample_swapped(case, got):
-    """Whether A and B (the two inputs' norms) were exchanged."""
+def _one_sample_variant(case, got, bias=1.0, masked=True, swapped=False):
+    """Whether the answer is the one-sample formula with a known mistake: without the bias's 1
+    in A and B, with the errors of inactive units, or with A and B exchanged."""
     chain = case.context["chain"]
-    A = 1 + np.sum(chain.x(1) ** 2)
-    B = 1 + np.sum(chain.y(0) ** 2)
-    gamma = np.sum(((chain.y(1) - chain.y(0)) ** 2)[chain.pre_hidden[1] > 0])
-    epsilon = np.sum(((chain.x(1) - chain.x(0)) ** 2)[chain.pre_visible[0] > 0])
-    swapped = (B * gamma + A * epsilon) / (B**2 * gamma + A**2 * epsilon)
-    return np.isclose(got[0][1], swapped)
-
-
-def _no_bias_in_norm(case, got):
-    chain = case.context["chain"]
-    A, B = np.sum(chain.x(1) ** 2), np.sum(chain.y(0) ** 2)
-    gamma = np.sum(((chain.y(1) - chain.y(0)) ** 2)[chain.pre_hidden[1] > 0])
-    epsilon = np.sum(((chain.x(1) - chain.x(0)) ** 2)[chain.pre_visible[0] > 0])
-    without = (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon)
-    return np.isclose(got[0][1], without)
-
-
-def _unmasked_errors(case, got):
-    chain = case.context["chain"]
-    A = 1 + np.sum(chain.x(1) ** 2)
-    B = 1 + np.sum(chain.y(0) ** 2)
-    gamma = np.sum((chain.y(1) - chain.y(0)) ** 2)
-    epsilon = np.sum((chain.x(1) - chain.x(0)) ** 2)
-    unmasked = (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon)
-    return np.isclose(got[0][1], unmasked)
+    A = bias + np.sum(chain.x(1) ** 2)
+    B = bias + np.sum(chain.y(0) ** 2)
+    gamma = (chain.y(1) - chain.y(0)) ** 2
+    epsilon = (chain.x(1) - chain.x(0)) ** 2
+    if masked:
+        gamma, epsilon = gamma[chain.pre_hidden[1] > 0], epsilon[chain.pre_visible[0] > 0]
+    if swapped:
+        A, B = B, A
+    gamma, epsilon = np.sum(gamma), np.sum(epsilon)
+    return np.isclose(got[0][1], (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon))
 
 
 EXERCISES = [
@@ -295,13 +281,16 @@ EXERCISES = [
         "B = 1 + ||y(0)||^2, Gamma+ and E+ the squared errors of the units active at step 1.",
         [
             (
-                _one_sample_swapped,
+                lambda case, got: _one_sample_variant(case, got, swapped=True),
                 "A = 1 + ||x(1)||^2 goes with the hidden errors (x(1) is the "
                 "input of the hidden update), B = 1 + ||y(0)||^2 with the visible ones.",
             ),
-            (_no_bias_in_norm, "the bias moves the sums too: A = 1 + ||x(1)||^2, not ||x(1)||^2."),
             (
-                _unmasked_errors,
+                lambda case, got: _one_sample_variant(case, got, bias=0.0),
+                "the bias moves the sums too: A = 1 + ||x(1)||^2, not ||x(1)||^2.",
+            ),
+            (
+                lambda case, got: _one_sample_variant(case, got, masked=False),
                 "Gamma+ and E+ sum only over the units active at step 1 (S > 0): "
                 "an inactive unit's error does not move with alpha.",
             ),

@@ -45,25 +45,17 @@ def cd_direction(W, b, c, X, k, visible):
 
 def golovko_step_one_sample(W, b, c, x):
     """Exercise 2.4."""
-    y0 = np.maximum(x @ W + b, 0.0)
-    visible_sums = y0 @ W.T + c
-    x1 = np.maximum(visible_sums, 0.0)
-    hidden_sums = x1 @ W + b
-    y1 = np.maximum(hidden_sums, 0.0)
-    A, B = 1 + x1 @ x1, 1 + y0 @ y0
-    gamma = np.sum(((y1 - y0) ** 2)[hidden_sums > 0])
-    epsilon = np.sum(((x1 - x) ** 2)[visible_sums > 0])
+    (_, x1), (y0, y1) = gibbs_chain(W, b, c, x[None, :], 1, "relu")
+    A, B = 1 + np.sum(x1**2), 1 + np.sum(y0**2)
+    gamma = np.sum(((y1 - y0) ** 2)[y1 > 0])  # a ReLU unit is active where its output is > 0
+    epsilon = np.sum(((x1 - x) ** 2)[x1 > 0])
     return (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon)
 
 
 def golovko_step_batch(W, b, c, X):
     """Exercise 2.5."""
-    Y0 = np.maximum(X @ W + b, 0.0)
-    visible_sums = Y0 @ W.T + c
-    X1 = np.maximum(visible_sums, 0.0)
-    hidden_sums = X1 @ W + b
-    Y1 = np.maximum(hidden_sums, 0.0)
-    mask_h, mask_v = hidden_sums > 0, visible_sums > 0
+    (_, X1), (Y0, Y1) = gibbs_chain(W, b, c, X, 1, "relu")
+    mask_h, mask_v = Y1 > 0, X1 > 0
     G = (Y1 - Y0) * mask_h  # masked hidden errors
     Ev = (X1 - X) * mask_v  # masked visible errors
     C_h = (X1 @ X1.T + 1) @ G
