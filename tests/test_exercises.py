@@ -130,6 +130,17 @@ def golovko_batch_diagonal(W, b, c, X):
     return len(X) * numerator / (np.sum((Y1 > 0) * C_h**2) + np.sum((X1 > 0) * C_v**2))
 
 
+def coupled_step_frozen(W, b, c, X, dW, db, dc, visible):
+    # each layer's rate without the rate of its input: the frozen step's model (linear visibles)
+    assert visible == "linear"
+    y0 = np.maximum(X @ W + b, 0.0)
+    x1 = y0 @ W.T + c
+    y0_rate = (y0 > 0) * (X @ dW + db)
+    x1_rate = y0 @ dW.T + dc
+    y1_rate = (x1 @ W + b > 0) * (x1 @ dW + db)
+    return y1_rate - y0_rate, x1_rate, 0.0
+
+
 def output_step_penalising_intercept(H, Y, l2=0.0):
     features = np.hstack([H, np.ones((len(H), 1))])
     both = np.linalg.solve(
@@ -197,6 +208,7 @@ PLANTED = {
     "2.3": (cd_with_first_step, "telescopes to the last step"),
     "2.4": (golovko_with_swapped_norms, "A = 1 + ||x(1)||^2 goes with the hidden errors"),
     "2.5": (golovko_batch_diagonal, "use the whole Gram matrix"),
+    "2.6": (coupled_step_frozen, "the frozen step's model"),
     "3.1": (output_step_penalising_intercept, "the intercept is not penalised"),
     "3.2": (rhs_in_input_order, "the order is unit by unit"),
     "3.3": (matrix_without_coupling, "units interact through W2 W2^T"),
@@ -326,6 +338,11 @@ def golovko_batch_without_rows(W, b, c, X):
     return solution("2.5")(W, b, c, X) / len(X)
 
 
+def coupled_step_times_rows(W, b, c, X, dW, db, dc, visible):
+    u_hidden, u_visible, alpha = solution("2.6")(W, b, c, X, dW, db, dc, visible)
+    return u_hidden, u_visible, len(X) * alpha
+
+
 def output_step_ridge_without_rows(H, Y, l2=0.0):
     return solution("3.1")(H, Y, l2 / len(H))
 
@@ -366,6 +383,7 @@ MORE_MISTAKES = [
     ("2.2", cse_summed, "divide the sums by L"),
     ("2.4", golovko_without_bias, "the bias moves the sums too"),
     ("2.5", golovko_batch_without_rows, "alpha* = L alpha*_sum"),
+    ("2.6", coupled_step_times_rows, "with no factor L"),
     ("3.1", output_step_ridge_without_rows, "carry n l2 I"),
     ("3.2", rhs_with_the_wrong_sign, "with Y - f, not f - Y"),
     ("4.1", qlab_probing_uphill, "the direction does not descend"),

@@ -18,15 +18,20 @@ and its telescoped classic form :math:`(x(k)y(k)^\top - x(0)y(0)^\top)/L`, and t
     \alpha^* = \frac{A\Gamma^+ + B\mathcal E^+}{A^2\Gamma^+ + B^2\mathcal E^+}\ \text{(one
     sample)}, \qquad
     \alpha^* = L\,\frac{\sum G\odot C_h + \sum E_v\odot C_v}{\sum F_h'\odot C_h^2
-    + \sum F_v'\odot C_v^2}\ \text{(a batch, } C = KD).
+    + \sum F_v'\odot C_v^2}\ \text{(a batch, } C = KD),
+
+and the coupled step (relustep's own) :math:`\alpha^* = r^\top u / u^\top u`, whose tangent
+:math:`u = Jd` comes from :func:`relustep.models.rbm_tangent.chain_tangent`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from relustep import steps
 from relustep.exercises._checker import AnswerShapeError, Case, Exercise, arrays
 from relustep.models.rbm import RBMBatchObjective, RBMNetwork
+from relustep.steps.base import Line
 
 # (description, visible units, hidden units, rows, k, visible transfer)
 CHAINS = [
@@ -203,6 +208,66 @@ def _one_sample_variant(case, got, bias=1.0, masked=True, swapped=False):
     return np.isclose(got[0][1], (A * gamma + B * epsilon) / (A**2 * gamma + B**2 * epsilon))
 
 
+# -- 2.6 the coupled step -------------------------------------------------------------------------
+
+# (description, visible units, hidden units, rows, visible transfer)
+TANGENT_CASES = [
+    ("linear (Gaussian) visibles, 6 rows", 6, 4, 6, "linear"),
+    ("ReLU visibles", 5, 4, 5, "relu"),
+    ("sigmoid visibles", 6, 3, 4, "sigmoid"),
+    ("one sample, linear visibles", 5, 3, 1, "linear"),
+    ("a dead hidden unit (bias -100), linear visibles", 5, 3, 4, "linear"),
+]
+
+
+def _tangent_cases(rng):
+    for description, n_visible, n_hidden, rows, visible in TANGENT_CASES:
+        network, theta, views, X = _rbm(rng, n_visible, n_hidden, rows, 1, visible)
+        if "dead" in description:
+            views["b"][0] = -100.0
+        objective = RBMBatchObjective(network, X, network.draw_noise(rng, rows))
+        direction = np.empty_like(theta)
+        loss, _ = objective.loss_and_gradient(theta, direction)
+        tangent = objective.chain_tangent(theta, direction).tangent
+        rule = steps.CoupledGaussNewton()
+        rule.start(theta.size)
+        alpha = rule.size(Line(theta, direction, direction, loss, objective))
+        moves = network.layout.views(direction)
+        arguments = dict(
+            W=views["W"].copy(),
+            b=views["b"].copy(),
+            c=views["c"].copy(),
+            X=X,
+            dW=moves["W"].copy(),
+            db=moves["b"].copy(),
+            dc=moves["c"].copy(),
+            visible=visible,
+        )
+        split = rows * n_hidden
+        expected = [
+            ("u_hidden", tangent[:split].reshape(rows, n_hidden)),
+            ("u_visible", tangent[split:].reshape(rows, n_visible)),
+            ("alpha*", alpha),
+        ]
+        yield Case(description, arguments, expected)
+
+
+def _tangent_variant(case, got, couple=True, move_first=True):
+    """Whether the answer's rates are the chain's tangent with a known mistake: without the
+    rates of the inputs (the frozen step's model), or with y(0) held still."""
+    W, b, c, X = (case.arguments[name] for name in ("W", "b", "c", "X"))
+    dW, db, dc = (case.arguments[name] for name in ("dW", "db", "dc"))
+    visible = case.arguments["visible"]
+    network = RBMNetwork(len(c), len(b), visible=visible, k=1)
+    chain = network.run_chain(np.concatenate([W.ravel(), b, c]), X)
+    y0_rate = chain.slope_hidden[0] * (X @ dW + db) if move_first else 0.0 * chain.y(0)
+    visible_rate = chain.y(0) @ dW.T + dc + (y0_rate @ W.T if couple else 0.0)
+    x1_rate = chain.slope_visible[0] * visible_rate
+    hidden_rate = chain.x(1) @ dW + db + (x1_rate @ W if couple else 0.0)
+    u_hidden = chain.slope_hidden[1] * hidden_rate - y0_rate
+    return np.allclose(got[0][1], u_hidden) and np.allclose(got[1][1], x1_rate)
+
+
 EXERCISES = [
     Exercise(
         "2.1",
@@ -320,6 +385,39 @@ EXERCISES = [
                     and np.isclose(got[0][1] * case.context["rows"], case.expected[0][1])
                 ),
                 "alpha* = L alpha*_sum: the loss and the direction are means over the L rows.",
+            ),
+        ],
+    ),
+    Exercise(
+        "2.6",
+        "coupled_step",
+        "the coupled step: the rate of the chain's residuals along d, and alpha* = r.u / u.u",
+        "a forward-mode pass of tangents, and what the frozen step leaves out",
+        30,
+        _tangent_cases,
+        arrays("u_hidden", "u_visible", "alpha*", shapes="(u_hidden, u_visible, alpha)"),
+        "with rows as vectors: S_h(p)' = x(p)' W + x(p) dW + db, y(p)' = F_h'(S_h(p)) * S_h(p)', "
+        "S_v(1)' = y(0)' W^T + y(0) dW^T + dc, x(1)' = F_v'(S_v(1)) * S_v(1)', x(0)' = 0; "
+        "u_hidden = y(1)' - y(0)', u_visible = x(1)'; alpha* = r.u / u.u (0 if negative).",
+        [
+            (
+                lambda case, got: _tangent_variant(case, got, couple=False),
+                "each state's rate carries the rate of its input: S_v(1)' has y(0)' W^T and "
+                "S_h(1)' has x(1)' W. Without them you have the frozen step's model.",
+            ),
+            (
+                lambda case, got: _tangent_variant(case, got, move_first=False),
+                "y(0) moves too: W and b change, so y(0)' = F_h'(S_h(0)) * (x(0) dW + db) (only "
+                "the data x(0) stay still).",
+            ),
+            (
+                lambda case, got: (
+                    len(got) == 3
+                    and np.isclose(got[2][1], len(case.arguments["X"]) * case.expected[2][1])
+                    and len(case.arguments["X"]) > 1
+                ),
+                "alpha* = r.u / u.u with no factor L: the direction is already a mean over the "
+                "rows, and E = ||r||^2 / 2L has the same 1/L in both terms.",
             ),
         ],
     ),

@@ -63,3 +63,27 @@ def golovko_step_batch(W, b, c, X):
     numerator = np.sum(G * C_h) + np.sum(Ev * C_v)
     denominator = np.sum(mask_h * C_h**2) + np.sum(mask_v * C_v**2)
     return len(X) * numerator / denominator
+
+
+def coupled_step(W, b, c, X, dW, db, dc, visible):
+    """Exercise 2.6."""
+    hidden_sums0 = X @ W + b
+    y0 = np.maximum(hidden_sums0, 0.0)
+    y0_rate = (hidden_sums0 > 0) * (X @ dW + db)  # x(0) does not move
+    visible_sums = y0 @ W.T + c
+    visible_sums_rate = y0_rate @ W.T + y0 @ dW.T + dc
+    if visible == "linear":
+        x1, visible_slope = visible_sums, 1.0
+    elif visible == "relu":
+        x1, visible_slope = np.maximum(visible_sums, 0.0), visible_sums > 0
+    else:
+        x1 = 1.0 / (1.0 + np.exp(-visible_sums))
+        visible_slope = x1 * (1 - x1)
+    x1_rate = visible_slope * visible_sums_rate
+    hidden_sums1 = x1 @ W + b
+    y1 = np.maximum(hidden_sums1, 0.0)
+    y1_rate = (hidden_sums1 > 0) * (x1_rate @ W + x1 @ dW + db)
+    u_hidden, u_visible = y1_rate - y0_rate, x1_rate
+    residual = np.concatenate([(y1 - y0).ravel(), (x1 - X).ravel()])
+    rate = np.concatenate([u_hidden.ravel(), u_visible.ravel()])
+    return u_hidden, u_visible, max(0.0, residual @ rate / (rate @ rate))
