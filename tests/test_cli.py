@@ -200,8 +200,10 @@ def test_course_handout_zips_the_exercise_notebooks_without_outputs_or_solutions
     assert f"wrote {out}" in capsys.readouterr().out
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
-        assert names == [f"relustep-exercises/{p.name}" for p in course.exercise_notebooks()]
-        for name in names:
+        notebooks = [f"relustep-exercises/{p.name}" for p in course.exercise_notebooks()]
+        assert names == ["relustep-exercises/README.txt", *notebooks]
+        assert "2.6 coupled_step" in archive.read(names[0]).decode()
+        for name in notebooks:
             cells = json.loads(archive.read(name))["cells"]
             code = [cell for cell in cells if cell["cell_type"] == "code"]
             assert all(cell["outputs"] == [] and cell["execution_count"] is None for cell in code)

@@ -12,10 +12,12 @@ from __future__ import annotations
 import ast
 import copy
 import json
+import textwrap
 import zipfile
 from pathlib import Path
 
 import relustep
+from relustep.exercises import TUTORIALS
 
 COURSE = Path(relustep.__file__).resolve().parent.parent / "tutorials" / "exercises"
 HANDOUT_FOLDER = "relustep-exercises"
@@ -121,11 +123,38 @@ def write_solved(out: Path, course: Path = COURSE) -> list[Path]:
     return written
 
 
+def handout_readme() -> str:
+    """The handout's README: how to start, and the exercises in order with goals and times."""
+    lines = [
+        "relustep exercises",
+        "==================",
+        "",
+        "Install relustep and Jupyter (in relustep's source folder: pip install -e . jupyter),",
+        "then open these notebooks in order; read each tutorial of relustep's tutorials/ folder",
+        "before its exercises. Write the body of each function, then run the cell below it:",
+        "check(...) compares your function with relustep's own and tells you the first case",
+        "that differs, with a hint.",
+        "",
+    ]
+    for number, (tutorial, exercises) in TUTORIALS.items():
+        minutes = sum(exercise.minutes for exercise in exercises)
+        lines += [f"{number}. after {tutorial}.ipynb (about {minutes} minutes)", ""]
+        for exercise in exercises:
+            entry = (
+                f"{exercise.number} {exercise.function}: {exercise.goal} ({exercise.minutes} min)"
+            )
+            lines += textwrap.wrap(entry, 96, initial_indent="   ", subsequent_indent="       ")
+        lines.append("")
+    return "\n".join(lines)
+
+
 def write_handout(out: Path, course: Path = COURSE) -> Path:
-    """Zip the exercise notebooks of ``course``, outputs stripped and no solution, into ``out``."""
+    """Zip the exercise notebooks of ``course``, outputs stripped and no solution, into ``out``,
+    with a README of the course order."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{HANDOUT_FOLDER}/README.txt", handout_readme())
         for notebook in exercise_notebooks(course):
             clean = stripped(json.loads(notebook.read_text()))
             archive.writestr(
