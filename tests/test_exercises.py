@@ -286,6 +286,15 @@ def test_changing_an_input_in_place_is_reported():
     assert "changed its input Z0 in place" in result.message
 
 
+def test_changing_an_array_inside_a_list_in_place_is_reported():
+    def dense_forward(weights, biases, X, negative_slope=0.0):
+        biases[0] += 1.0
+        return solution("1.1")(weights, biases, X, negative_slope)
+
+    result = check("1.1", dense_forward)
+    assert "changed its input biases in place" in result.message
+
+
 def test_the_message_shows_expected_against_got_and_never_the_solution():
     result = check("1.3", bias_with_batch_shape)
     assert "case " in result.message and "inputs: weights" in result.message

@@ -141,70 +141,57 @@ def run_checks(exercise: Exercise, function: Callable, seed: int) -> CheckResult
         where = f"case {position} of {len(cases)}: {case.description}\n  inputs: " + describe(
             case.arguments
         )
-        arguments = {name: _copy(value) for name, value in case.arguments.items()}
-        try:
-            answer = function(**arguments)
-        except NotImplementedError:
-            return CheckResult(
-                exercise.number,
-                False,
-                "not done",
-                f"{title}: not done yet. Its body still raises NotImplementedError; write it, "
-                "then run this check again.",
-            )
-        except Exception as error:  # a student's bug: report it, whatever it is
-            return CheckResult(
-                exercise.number,
-                False,
-                "error",
-                f"{title}: your function raised {type(error).__name__}: {error}\n"
-                f"{_student_line(error, function)}  {where}",
-            )
-        changed = [
-            name
-            for name, value in case.arguments.items()
-            if isinstance(value, np.ndarray) and not np.array_equal(value, arguments[name])
-        ]
-        if changed:
-            return CheckResult(
-                exercise.number,
-                False,
-                "wrong",
-                f"{title}: your function changed its input {changed[0]} in place.\n  {where}\n"
-                "  hint: work on new arrays (or copies); the caller still needs its inputs.",
-            )
-        if exercise.cost is not None:
-            too_much = exercise.cost(case)
-            if too_much is not None:
-                return CheckResult(
-                    exercise.number,
-                    False,
-                    "cost",
-                    f"{title}: this exercise is about cost: {too_much}\n  {where}",
-                )
-        try:
-            got = case.context.get("flatten", exercise.flatten)(answer)
-        except AnswerShapeError as error:
-            return CheckResult(exercise.number, False, "wrong", f"{title}: {error}\n  {where}")
-        difference = compare(case.expected, got, exercise.tolerance)
-        if difference is not None:
-            hint = next(
-                (message for test, message in exercise.diagnoses if _holds(test, case, got)),
-                exercise.hint,
-            )
-            return CheckResult(
-                exercise.number,
-                False,
-                "wrong",
-                f"{title}: not right yet.\n  {where}\n  {explain(difference)}\n  hint: {hint}",
-            )
+        found = _check_case(exercise, function, case, where)
+        if found is not None:
+            status, report = found
+            return CheckResult(exercise.number, False, status, f"{title}: {report}")
+    descriptions = "; ".join(case.description for case in cases)
     return CheckResult(
         exercise.number,
         True,
         "passed",
-        f"{title}: all {len(cases)} cases agree with relustep "
-        f"({'; '.join(case.description for case in cases)}).",
+        f"{title}: all {len(cases)} cases agree with relustep ({descriptions}).",
     )
+
+
+def _check_case(
+    exercise: Exercise, function: Callable, case: Case, where: str
+) -> tuple[str, str] | None:
+    """``(status, report)`` if ``function`` gets ``case`` wrong (``where`` describes the case in
+    the report), else ``None``."""
+    arguments = {name: _copy(value) for name, value in case.arguments.items()}
+    try:
+        answer = function(**arguments)
+    except NotImplementedError:
+        return "not done", (
+            "not done yet. Its body still raises NotImplementedError; write it, then run this "
+            "check again."
+        )
+    except Exception as error:  # a student's bug: report it, whatever it is
+        line = _student_line(error, function)
+        return "error", f"your function raised {type(error).__name__}: {error}\n{line}  {where}"
+    changed = [name for name, value in case.arguments.items() if _changed(value, arguments[name])]
+    if changed:
+        return "wrong", (
+            f"your function changed its input {changed[0]} in place.\n  {where}\n"
+            "  hint: work on new arrays (or copies); the caller still needs its inputs."
+        )
+    if exercise.cost is not None:
+        too_much = exercise.cost(case)
+        if too_much is not None:
+            return "cost", f"this exercise is about cost: {too_much}\n  {where}"
+    try:
+        got = case.context.get("flatten", exercise.flatten)(answer)
+    except AnswerShapeError as error:
+        return "wrong", f"{error}\n  {where}"
+    difference = compare(case.expected, got, exercise.tolerance)
+    if difference is None:
+        return None
+    hint = next(
+        (message for test, message in exercise.diagnoses if _holds(test, case, got)),
+        exercise.hint,
+    )
+    return "wrong", f"not right yet.\n  {where}\n  {explain(difference)}\n  hint: {hint}"
 
 
 def compare(
@@ -302,6 +289,15 @@ def _holds(test, case: Case, got) -> bool:
             return bool(test(case, got))
         except (ValueError, IndexError, TypeError, KeyError, ZeroDivisionError):
             return False
+
+
+def _changed(original, given) -> bool:
+    """Whether the function changed an argument (an array, or a list of arrays) in place."""
+    if isinstance(original, np.ndarray):
+        return not np.array_equal(original, given)
+    if isinstance(original, list):
+        return any(_changed(a, b) for a, b in zip(original, given, strict=True))
+    return False
 
 
 def _copy(value):
