@@ -225,6 +225,9 @@ def test_course_solutions_fill_every_blank(tmp_path, capsys):
     assert all(json.loads(path.read_text())["nbformat"] == 4 for path in written)
 
 
-def test_course_without_notebooks_is_exit_2(tmp_path, capsys):
+def test_course_without_notebooks_or_solutions_is_exit_2(tmp_path, capsys):
     assert main(["course", "handout", str(tmp_path / "h.zip"), "--course", str(tmp_path)]) == 2
     assert "holds none" in capsys.readouterr().err
+    (tmp_path / "01_exercises.ipynb").write_text('{"cells": []}')
+    assert main(["course", "solutions", str(tmp_path / "out"), "--course", str(tmp_path)]) == 2
+    assert "01_exercises.ipynb has no solutions" in capsys.readouterr().err

@@ -107,7 +107,10 @@ def _raises_not_done(node: ast.FunctionDef) -> bool:
 
 def solutions_for(notebook: Path) -> Path:
     """The solutions module of an exercise notebook: ``solutions/tutorial_NN.py`` beside it."""
-    return notebook.parent / "solutions" / f"tutorial_{notebook.name[:2]}.py"
+    path = notebook.parent / "solutions" / f"tutorial_{notebook.name[:2]}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"{notebook.name} has no solutions: {path} does not exist")
+    return path
 
 
 def write_solved(out: Path, course: Path = COURSE) -> list[Path]:
