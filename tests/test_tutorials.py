@@ -103,3 +103,22 @@ def test_exercise_notebook_runs_with_the_solutions(path):
     assert list(results) == [exercise.number for exercise in exercises]
     for result in results.values():
         assert result.passed, result.message
+
+
+@pytest.mark.parametrize("path", EXERCISE_NOTEBOOKS, ids=lambda p: p.name)
+def test_every_blank_carries_its_derivation_and_names_its_exercise(path):
+    exercises = EXERCISE_TUTORIALS[int(path.name[:2])][1]
+    blanks = {}
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            for node in ast.parse("".join(cell["source"])).body:
+                if isinstance(node, ast.FunctionDef):
+                    blanks[node.name] = node
+    for exercise in exercises:
+        blank = blanks[exercise.function]
+        docstring = ast.get_docstring(blank)
+        for section in ("Parameters\n----------", "Returns\n-------", "Notes\n-----", ".. math::"):
+            assert section in docstring, f"{exercise.function}'s docstring lacks {section!r}"
+        raised = ast.unparse(blank.body[-1])
+        assert raised.startswith("raise NotImplementedError(")
+        assert f"exercise {exercise.number}" in raised
