@@ -163,6 +163,7 @@ LINES = [
     ("leaky slope a = 0.1", 15, 3, 4, 1, 0.1, 0.0),
     ("one sample", 1, 3, 5, 1, 0.0, 0.0),
     ("ridge l2 = 0.01", 15, 2, 4, 2, 0.0, 0.01),
+    ("a dead unit (bias -100): its gradient is 0, it never moves", 12, 2, 4, 1, 0.0, 0.0),
 ]
 
 
@@ -182,6 +183,9 @@ class LineParts:
 def _lines(rng):
     for description, rows, inputs, hidden, outputs, slope, l2 in LINES:
         network, theta, gradient, X, y = _network(rng, rows, inputs, hidden, outputs, slope, l2)
+        if "dead" in description:
+            network.layout.views(theta)["b1"][0] = -100.0
+            gradient = network.loss_and_gradient(theta, X, y)[1]
         yield description, dense_network_line(network, theta, gradient, X, y)
 
 
