@@ -306,18 +306,19 @@ def test_optimality_every_k_steps_and_not_charged():
 def test_numerical_search_on_other_models_says_so():
     data = relustep.datasets.load("digits")
     X, y = data.X_train[:200], data.y_train[:200]
-    model = relustep.MLPClassifier((8,), step="exact", epochs=1, batch_size=100, random_state=0)
-    model.fit(X, y)
-    assert model.history_["numerical"] == [1, 1]
+    deep = relustep.MLPClassifier((8, 8), step="exact", epochs=1, batch_size=100, random_state=0)
+    assert deep.fit(X, y).history_["numerical"] == [1, 1]
+    shallow = relustep.MLPClassifier((8,), step="exact", epochs=1, batch_size=100, random_state=0)
+    assert shallow.fit(X, y).history_["numerical"] == [0, 0]  # certified by branch and bound
     rule = ExactLineSearch()
     assert rule.get_config()["name"] == "exact"
-    # on a known one-dimensional line the grid and golden section find the minimum
+    # on a known one-dimensional line the grid and Brent's method find the minimum
     objective = SimpleNamespace(loss=lambda t: float((t[0] + 3.0) ** 2 + 1.0))
     line = Line(np.zeros(1), np.ones(1), np.ones(1), objective.loss(np.zeros(1)), objective)
     minimum = rule.search(line)
     assert not minimum.exact and "numerical" in minimum.method
-    assert minimum.alpha == pytest.approx(3.0, abs=1e-6)
-    assert line.n_probes == rule.grid_points + 2 + rule.golden_iterations
+    assert minimum.alpha == pytest.approx(3.0, rel=1e-7)
+    assert rule.grid_points < line.n_probes <= rule.grid_points + rule.golden_iterations
 
 
 def test_numerical_search_agrees_with_the_exact_one():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from relustep.kernels import dense, linesearch, rbm, rbm_tangent, steps, twolayer
+from relustep.kernels import dense, linesearch, networkline, rbm, rbm_tangent, steps, twolayer
 
 KERNELS = {
     "relu_backward": (dense.relu_backward, dense.relu_backward_numpy),
@@ -29,6 +29,8 @@ KERNELS = {
     "rbm_transfer_tangent": (rbm_tangent.transfer_tangent, rbm_tangent.transfer_tangent_numpy),
     "quartic_sweep": (linesearch.quartic_sweep, linesearch.quartic_sweep_numpy),
     "sorted_breakpoints": (linesearch.sorted_breakpoints, linesearch.sorted_breakpoints_numpy),
+    "moved_activation": (networkline.moved_activation, networkline.moved_activation_numpy),
+    "gibbs_bound": (networkline.gibbs_bound, networkline.gibbs_bound_numpy),
     "pattern_sums": (twolayer.pattern_sums, twolayer.pattern_sums_numpy),
     "update_pattern_sums": (twolayer.update_pattern_sums, twolayer.update_pattern_sums_numpy),
     "gram_from_sums": (twolayer.gram_from_sums, twolayer.gram_from_sums_numpy),

@@ -41,6 +41,7 @@ import numpy as np
 
 from relustep import kernels
 from relustep._validation import check_choice, check_float, check_int
+from relustep.models.line import NetworkLine
 from relustep.params import ParameterLayout
 
 LOSSES = ("square", "softmax")
@@ -158,6 +159,13 @@ class DenseReLUNetwork:
         output = activations[-1] @ weights
         output += bias
         return (output, activations) if keep else output
+
+    def line(
+        self, theta: np.ndarray, direction: np.ndarray, X: np.ndarray, y: np.ndarray
+    ) -> NetworkLine:
+        """The network on the batch ``(X, y)`` seen along ``theta - alpha * direction``: a
+        :class:`~relustep.models.line.NetworkLine`, whose probes skip the products with ``X``."""
+        return NetworkLine(self, theta, direction, X, y)
 
     def _ridge(self, theta: np.ndarray) -> float:
         if self.l2 == 0.0:

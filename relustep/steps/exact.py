@@ -2,13 +2,23 @@ r"""The exact steepest-descent step: the global minimum of the loss along the di
 
 Derived in relustep (METHODS section 4; the papers whose steps it scores do not contain it).
 
-For a network with one ReLU layer and square loss, the loss along :math:`\theta - \alpha d` is a
-piecewise quartic in :math:`\alpha` whose pieces end where a hidden pre-activation changes sign;
-:func:`exact_line_minimum` sweeps those breakpoints in order
-(:func:`relustep.kernels.linesearch.quartic_sweep`) and returns the global minimum over
-:math:`\alpha \ge 0`. Elsewhere (softmax cross-entropy, deeper networks, a function given to
-:func:`relustep.minimize`) :class:`ExactLineSearch` falls back to a numerical search, a grid
-refined by golden section, and says so.
+The search asks the objective's model for the network seen along the line
+(``model.line(theta, direction, X, y)``, :class:`relustep.models.line.NetworkLine` for a
+:class:`~relustep.models.DenseReLUNetwork`): the first layer's products with the batch are
+computed once, and every probe then costs only the layers above. Then:
+
+- one ReLU layer and square loss: the loss along :math:`\theta - \alpha d` is a piecewise
+  quartic whose pieces end where a hidden pre-activation changes sign;
+  :func:`exact_line_minimum` sweeps those breakpoints in order
+  (:func:`relustep.kernels.linesearch.quartic_sweep`) and returns the global minimum over
+  :math:`\alpha \ge 0`;
+- one ReLU layer and softmax cross-entropy: the loss is smooth between the same breakpoints;
+  :func:`relustep.steps.softmax_line.softmax_line_minimum` finds its global minimum up to a
+  certified gap by branch and bound;
+- deeper networks: :func:`numerical_line_minimum`, a grid refined by Brent's method, over the
+  network's cheap probes;
+- anything else (a function given to :func:`relustep.minimize`, an RBM): the same numerical
+  search over full forward passes (:meth:`~relustep.steps.base.Line.probe`).
 
 :func:`decrease_ratio` scores any step against this oracle: the decrease it achieved as a
 fraction of the best decrease along the same direction on the same batch.
@@ -18,17 +28,21 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from relustep import kernels
 from relustep._validation import check_float, check_int
 from relustep.steps.base import Line, StepRule
+from relustep.steps.softmax_line import finite_or_inf, softmax_line_minimum
 
-GOLDEN_RATIO = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618..., the golden section's shrink factor
+GOLDEN_SECTION = (3.0 - math.sqrt(5.0)) / 2.0  # 0.382..., the golden section's step fraction
 SWEEP_FORWARD_PASSES = 2  # the sweep's matrix products cost about two forward passes
 DECREASE_TOLERANCE = 1e-12  # a best decrease below this fraction of the loss is rounding
+BRENT_TOLERANCE = math.sqrt(np.finfo(np.float64).eps)  # Brent's relative tolerance on the step
 
 
 @dataclass(frozen=True)
@@ -42,33 +56,40 @@ class LineMinimum:
     loss : float
         :math:`q(\\alpha^*)`, the batch loss there.
     exact : bool
-        True when found by the breakpoint sweep (the global minimum up to rounding); False when
-        found by the numerical search (the best of a grid, refined by golden section).
+        True when the minimum is proven global: by the breakpoint sweep (square loss, up to
+        rounding) or by the certified branch and bound (softmax, up to its gap); False when
+        found by the numerical search (the best of a grid, refined by Brent's method).
+    kind : str
+        How it was found, in words (empty: said by :attr:`method` from ``exact``).
     """
 
     alpha: float
     loss: float
     exact: bool
+    kind: str = ""
 
     @property
     def method(self) -> str:
         """How the minimum was found, in words."""
-        return "exact: breakpoint sweep" if self.exact else "numerical: grid and golden section"
+        if self.kind:
+            return self.kind
+        return "exact: breakpoint sweep" if self.exact else "numerical: grid and Brent's method"
 
 
-@dataclass(frozen=True)
-class OneReLULayerLine:
-    r"""A network with one (leaky) ReLU layer and square loss, seen along a line.
+class OneReLULayerLine(Protocol):
+    r"""What the breakpoint sweep reads: a network with one (leaky) ReLU layer and square loss,
+    seen along a line.
 
-    Along :math:`\theta - \alpha d` the hidden pre-activations are :math:`Z_0 - \alpha \dot Z`,
-    the output weights :math:`W_2 - \alpha \dot W_2` and the output bias
-    :math:`b_2 - \alpha \dot b_2`; the loss is
+    Along :math:`\theta - \alpha d` the hidden pre-activations are :math:`Z_0 - \alpha \dot Z`
+    (``pre_activation``, ``pre_activation_rate``), the output weights
+    :math:`W_2 - \alpha \dot W_2` and the output bias :math:`b_2 - \alpha \dot b_2`; the loss is
     ``scale`` :math:`\sum_{ik} (\sigma(Z) W_2 + b_2 - Y)_{ik}^2` plus the ridge term
-    :math:`\rho_0 + \rho_1\alpha + \rho_2\alpha^2`.
+    :math:`\rho_0 + \rho_1\alpha + \rho_2\alpha^2`, and ``loss(alpha)`` evaluates it.
 
-    A model other than :class:`~relustep.models.DenseReLUNetwork` (an untied autoencoder with
-    linear visible units, say) gets the exact line search by giving a method
-    ``one_relu_layer_line(theta, direction, X, y)`` that returns this.
+    :class:`relustep.models.line.NetworkLine` has these attributes. Another model (an untied
+    autoencoder with linear visible units, say) gets the exact line search by giving a method
+    ``line(theta, direction, X, y)`` that returns an object with them, ``loss_name = "square"``
+    and ``n_hidden_layers = 1``.
     """
 
     pre_activation: np.ndarray
@@ -82,42 +103,38 @@ class OneReLULayerLine:
     scale: float
     ridge: tuple[float, float, float]
 
+    def loss(self, alpha: float) -> float: ...
+
+
+def network_line(line: Line):
+    """The network seen along ``line`` (``model.line(theta, direction, X, y)``) if the line's
+    objective has a model that gives one; ``None`` otherwise."""
+    model = getattr(line.objective, "model", None)
+    if model is None or not callable(getattr(model, "line", None)):
+        return None
+    return model.line(line.theta, line.direction, line.objective.X, line.objective.y)
+
+
+def _is_one_layer(parts, loss_name: str) -> bool:
+    return getattr(parts, "n_hidden_layers", None) == 1 and getattr(parts, "loss_name", "") == (
+        loss_name
+    )
+
 
 def dense_network_line(model, theta, direction, X, y) -> OneReLULayerLine | None:
-    """The :class:`OneReLULayerLine` of a :class:`~relustep.models.DenseReLUNetwork` with one
-    hidden layer and square loss; ``None`` for any other model."""
-    from relustep.models.dense import DenseReLUNetwork  # here: models import the trainer
-
-    if not (
-        isinstance(model, DenseReLUNetwork) and model.loss_name == "square" and model.n_layers == 2
-    ):
+    """The line of a model with one hidden layer and square loss (``model.line``); ``None`` for
+    any other model."""
+    if not callable(getattr(model, "line", None)):
         return None
-    (W1, b1), (W2, b2) = model.weights(theta)
-    (dW1, db1), (dW2, db2) = model.weights(direction)
-    pre_activation = X @ W1
-    pre_activation += b1
-    pre_activation_rate = X @ dW1
-    pre_activation_rate += db1
-    ridge = (0.0, 0.0, 0.0)
-    if model.l2 != 0.0:
-        half = 0.5 * model.l2
-        ridge = (
-            half * float(np.vdot(W1, W1) + np.vdot(W2, W2)),
-            -model.l2 * float(np.vdot(W1, dW1) + np.vdot(W2, dW2)),
-            half * float(np.vdot(dW1, dW1) + np.vdot(dW2, dW2)),
-        )
-    return OneReLULayerLine(
-        pre_activation,
-        pre_activation_rate,
-        W2,
-        dW2,
-        b2,
-        db2,
-        y,
-        model.negative_slope,
-        0.5 / len(X),
-        ridge,
-    )
+    parts = model.line(theta, direction, X, y)
+    return parts if _is_one_layer(parts, "square") else None
+
+
+def one_relu_layer_line(line: Line) -> OneReLULayerLine | None:
+    """The structure the breakpoint sweep needs, if the line's objective is a network with one
+    ReLU layer and square loss; ``None`` otherwise."""
+    parts = network_line(line)
+    return parts if parts is not None and _is_one_layer(parts, "square") else None
 
 
 def exact_line_minimum(
@@ -139,7 +156,7 @@ def exact_line_minimum(
     Returns
     -------
     alpha, loss : float
-        The smallest minimiser and the loss there (by :func:`line_loss`).
+        The smallest minimiser and the loss there (by ``parts.loss``).
 
     Notes
     -----
@@ -154,8 +171,7 @@ def exact_line_minimum(
     (:func:`residual_coefficients`; the last piece's pattern is known without the sweep: beyond
     every breakpoint a unit is on where :math:`\dot Z_{ij} < 0`).
     """
-    if not (isinstance(max_step, numbers.Real) and max_step > 0.0):  # inf allowed, nan not
-        raise ValueError(f"max_step must be a positive number or inf, got {max_step!r}")
+    _check_max_step(max_step)
     z0 = np.ascontiguousarray(parts.pre_activation, dtype=np.float64)
     z_rate = np.ascontiguousarray(parts.pre_activation_rate, dtype=np.float64)
     order, breakpoints, rates = kernels.get("sorted_breakpoints", backend)(z0, z_rate, max_step)
@@ -184,6 +200,11 @@ def exact_line_minimum(
     return float(alpha), line_loss(parts, float(alpha))
 
 
+def _check_max_step(max_step) -> None:
+    if not (isinstance(max_step, numbers.Real) and max_step > 0.0):  # inf allowed, nan not
+        raise ValueError(f"max_step must be a positive number or inf, got {max_step!r}")
+
+
 def residual_coefficients(
     parts: OneReLULayerLine, z0: np.ndarray, z_rate: np.ndarray, active: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -204,31 +225,126 @@ def residual_coefficients(
 
 
 def line_loss(parts: OneReLULayerLine, alpha: float) -> float:
-    r"""The loss at :math:`\theta - \alpha d`, computed from the line's parts: a forward pass
-    without the first layer's matrix product (:math:`Z = Z_0 - \alpha\dot Z`).
+    r"""The loss at :math:`\theta - \alpha d`, computed from the line's parts (``parts.loss``):
+    a forward pass without the first layer's matrix product.
 
     The sweep's own value of the quartic is not returned: its monomial coefficients, summed over
     many breakpoints, lose digits to cancellation when :math:`\alpha` is large; this is as
     accurate as a forward pass."""
-    pre_activation = parts.pre_activation - alpha * parts.pre_activation_rate
-    hidden = np.maximum(pre_activation, parts.negative_slope * pre_activation)
-    output = hidden @ (parts.output_weights - alpha * parts.output_weights_rate)
-    output += parts.output_bias - alpha * parts.output_bias_rate
-    residual = output - parts.targets
-    ridge = parts.ridge[0] + alpha * (parts.ridge[1] + alpha * parts.ridge[2])
-    return parts.scale * float(np.vdot(residual, residual)) + ridge
+    return float(parts.loss(alpha))
 
 
-def one_relu_layer_line(line: Line) -> OneReLULayerLine | None:
-    """The structure the exact search needs, if the line's objective is a network with one ReLU
-    layer and square loss; ``None`` otherwise."""
-    model = getattr(line.objective, "model", None)
-    if model is None:
-        return None
-    X, y = line.objective.X, line.objective.y
-    if hasattr(model, "one_relu_layer_line"):
-        return model.one_relu_layer_line(line.theta, line.direction, X, y)
-    return dense_network_line(model, line.theta, line.direction, X, y)
+def numerical_line_minimum(
+    loss: Callable[[float], float],
+    loss_at_zero: float,
+    largest: float,
+    smallest: float = 1e-6,
+    grid_points: int = 16,
+    iterations: int = 40,
+) -> tuple[float, float, int]:
+    r"""The best step of a geometric grid, refined by Brent's method between its neighbours.
+
+    Parameters
+    ----------
+    loss : callable
+        :math:`\alpha \mapsto q(\alpha)` (a non-finite value counts as :math:`+\infty`).
+    loss_at_zero : float
+        :math:`q(0)`, already known.
+    largest, smallest : float
+        The grid is 0 and ``grid_points`` steps spaced geometrically from ``smallest`` to
+        ``largest``.
+    grid_points : int
+    iterations : int
+        At most this many evaluations of Brent's method.
+
+    Returns
+    -------
+    alpha, value : float
+        The best step evaluated and :math:`q` there.
+    evaluations : int
+        How many times ``loss`` was called.
+
+    Notes
+    -----
+    With :math:`\alpha_b` the best grid point, Brent's method (Brent 1973, *Algorithms for
+    Minimization without Derivatives*, chapter 5) searches :math:`[\alpha_{b-1}, \alpha_{b+1}]`:
+    each step is the minimum of the parabola through the three best points so far when that
+    parabola is trusted (its minimum inside the bracket, and the step shorter than half the one
+    before last), and a golden-section step into the larger part of the bracket otherwise. It
+    stops when the bracket is within :math:`2\sqrt{\epsilon}\,|\alpha|` of the best point.
+    Nothing is guaranteed beyond the grid: a minimum narrower than the grid's spacing (a factor
+    :math:`(\text{largest}/\text{smallest})^{1/(\text{grid\_points} - 1)}`, about 4 by default)
+    away from the best grid point can be missed. (Written for relustep from the algorithm's
+    description.)
+    """
+    grid = np.concatenate([[0.0], np.geomspace(smallest, largest, grid_points)])
+    values = np.array([loss_at_zero] + [finite_or_inf(loss(a)) for a in grid[1:]])
+    best = int(np.argmin(values))
+    low, high = grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)]
+    alpha, value, evaluations = brent_minimum(
+        loss, float(low), float(high), float(grid[best]), float(values[best]), iterations
+    )
+    return alpha, value, grid_points + evaluations
+
+
+def brent_minimum(
+    loss: Callable[[float], float],
+    low: float,
+    high: float,
+    best: float,
+    best_value: float,
+    iterations: int,
+) -> tuple[float, float, int]:
+    """Brent's method on ``[low, high]`` from the point ``best`` (where ``loss`` is
+    ``best_value``); see :func:`numerical_line_minimum`. Returns the best point, its value and
+    the number of evaluations."""
+    x, value_x = best, best_value  # the best point so far
+    w, value_w = x, value_x  # the second best
+    v, value_v = x, value_x  # the previous value of w
+    step = step_before = 0.0
+    evaluations = 0
+    absolute = BRENT_TOLERANCE * max(abs(low), abs(high)) * 1e-6 + np.finfo(float).tiny
+    for _ in range(iterations):
+        middle = 0.5 * (low + high)
+        tolerance = BRENT_TOLERANCE * abs(x) + absolute
+        if abs(x - middle) <= 2.0 * tolerance - 0.5 * (high - low):
+            break
+        parabolic = False
+        if abs(step_before) > tolerance:
+            r = (x - w) * (value_x - value_v)
+            q = (x - v) * (value_x - value_w)
+            p = (x - v) * q - (x - w) * r
+            q = 2.0 * (q - r)
+            if q > 0.0:
+                p = -p
+            q = abs(q)
+            if abs(p) < abs(0.5 * q * step_before) and q * (low - x) < p < q * (high - x):
+                step_before, step = step, p / q
+                parabolic = True
+                if (x + step) - low < 2.0 * tolerance or high - (x + step) < 2.0 * tolerance:
+                    step = tolerance if x < middle else -tolerance
+        if not parabolic:
+            step_before = (high - x) if x < middle else (low - x)
+            step = GOLDEN_SECTION * step_before
+        trial = x + (step if abs(step) >= tolerance else math.copysign(tolerance, step))
+        value = finite_or_inf(loss(trial))
+        evaluations += 1
+        if value <= value_x:
+            if trial < x:
+                high = x
+            else:
+                low = x
+            v, value_v, w, value_w, x, value_x = w, value_w, x, value_x, trial, value
+        else:
+            if trial < x:
+                low = trial
+            else:
+                high = trial
+            if value <= value_w or w == x:
+                v, value_v, w, value_w = w, value_w, trial, value
+            elif value <= value_v or v == x or v == w:
+                v, value_v = trial, value
+    return x, value_x, evaluations
 
 
 class ExactLineSearch(StepRule):
@@ -237,36 +353,47 @@ class ExactLineSearch(StepRule):
     Parameters
     ----------
     max_step : float or None
-        The largest step searched. ``None``: no bound for the exact search (every breakpoint,
-        then the last piece's own minimum); the numerical search then ends at
+        The largest step searched. ``None``: no bound for the square-loss sweep (every
+        breakpoint, then the last piece's own minimum); the other searches then end at
         ``grid_largest``.
     grid_smallest, grid_largest : float
         The numerical search's geometric grid of ``grid_points`` steps runs from
         ``grid_smallest`` to ``grid_largest`` (or ``max_step`` if smaller); 0 is also tried.
+        The softmax search starts from 0 and powers of ten up to the same largest step.
     grid_points : int
         Points of that grid.
     golden_iterations : int
-        Golden-section iterations that refine the best grid point between its neighbours: two
-        probes to start, then one probe per iteration, each shrinking the bracket by the
-        factor 0.618.
+        At most this many evaluations of Brent's method (golden-section steps, replaced by
+        parabolic ones where a parabola is trusted), which refines the best grid point between
+        its neighbours.
     numerical : bool
-        Use the numerical search even where the exact one applies (to compare them).
+        Use the numerical search even where an exact one applies (to compare them).
 
     Notes
     -----
-    Derived in relustep (METHODS section 4). Where the objective is a network with one ReLU
-    layer and square loss (:func:`one_relu_layer_line`), the step is
-    :math:`\alpha^* = \arg\min_{\alpha \ge 0} \mathcal L(\theta - \alpha g)`, exactly: see
-    :func:`exact_line_minimum`. The sweep is counted as ``SWEEP_FORWARD_PASSES`` forward passes
-    in the history (its matrix products are two first-layer products, as a forward pass has
-    one, plus four small ones with the output weights).
+    Derived in relustep (METHODS section 4). The search asks the objective's model for its
+    line, ``model.line(theta, direction, X, y)`` (:func:`network_line`); a model without one
+    gets the numerical search over full forward passes.
 
-    Elsewhere the loss is probed at 0 and on the grid, and golden section refines the best grid
-    point :math:`\alpha_b` inside :math:`[\alpha_{b-1}, \alpha_{b+1}]`: the result is the best
-    point probed, which is not guaranteed to be the global minimum. Each probe is one forward
-    pass, counted; each such step is counted in the fallback column ``"numerical"``. A step whose
-    minimum is not finite (non-finite parameters or data) is skipped and counted as
-    ``"nonfinite"``.
+    - One ReLU layer and square loss: :math:`\alpha^* = \arg\min_{\alpha \ge 0}
+      \mathcal L(\theta - \alpha d)`, exactly: see :func:`exact_line_minimum`. Counted as
+      ``SWEEP_FORWARD_PASSES`` forward passes in the history (its matrix products are two
+      first-layer products, as a forward pass has one, plus four small ones with the output
+      weights).
+    - One ReLU layer and softmax cross-entropy: the global minimum over
+      :math:`[0, \alpha_{\max}]` up to a certified gap, see
+      :func:`relustep.steps.softmax_line.softmax_line_minimum`. A step whose search ran out
+      of evaluations is counted in the column ``"numerical"``.
+    - Deeper networks: :func:`numerical_line_minimum` over the line's probes, which skip the
+      first layer's products with the batch; counted in ``"numerical"``.
+
+    **Counting.** Where the model gives its line, the history's ``n_forward`` counts the search
+    in forward-pass equivalents by multiply-adds: the two first-layer products, plus each probe
+    (or each of the softmax search's tangents: four products of the size of the output layer's),
+    divided by the multiply-adds of one forward pass on the batch; a fraction in general. The
+    sorting and sweeping of breakpoints (no multiply-adds of matrix products) is not counted.
+    Elsewhere each probe is one forward pass. A step whose minimum is not finite (non-finite
+    parameters or data) is skipped and counted as ``"nonfinite"``.
 
     Examples
     --------
@@ -286,7 +413,7 @@ class ExactLineSearch(StepRule):
         max_step: float | None = None,
         grid_smallest: float = 1e-6,
         grid_largest: float = 1e3,
-        grid_points: int = 64,
+        grid_points: int = 16,
         golden_iterations: int = 40,
         numerical: bool = False,
     ):
@@ -320,49 +447,52 @@ class ExactLineSearch(StepRule):
             return 0.0
         return minimum.alpha
 
+    @property
+    def largest_step(self) -> float:
+        """The largest step of the softmax and numerical searches."""
+        return self.grid_largest if self.max_step is None else min(self.grid_largest, self.max_step)
+
     def search(self, line: Line) -> LineMinimum:
         """The minimum of the loss along ``line`` over :math:`\\alpha \\ge 0`: exact where the
-        model allows it, else numerical. Probes (and the sweep's work) are counted on ``line``."""
-        parts = None if self.numerical else one_relu_layer_line(line)
+        model allows it, else numerical. Its cost is counted on ``line.n_probes`` in
+        forward-pass equivalents (see the Notes)."""
+        parts = network_line(line)
         if parts is None:
-            return self._numerical_search(line)
-        backend = getattr(line.objective.model, "backend", "numba")
-        max_step = math.inf if self.max_step is None else self.max_step
-        alpha, loss = exact_line_minimum(parts, max_step, backend)
-        line.n_probes += SWEEP_FORWARD_PASSES
-        return LineMinimum(alpha, loss, exact=True)
+            alpha, loss, _ = self._numerical_search(line.probe, line.loss)  # probes count
+            return LineMinimum(alpha, loss, exact=False)
+        backend = getattr(parts, "backend", "numba")
+        passes = parts.setup_multiply_adds / parts.forward_multiply_adds
+        probe_passes = parts.probe_multiply_adds / parts.forward_multiply_adds
+        if not self.numerical and _is_one_layer(parts, "square"):
+            max_step = math.inf if self.max_step is None else self.max_step
+            alpha, loss = exact_line_minimum(parts, max_step, backend)
+            line.n_probes += SWEEP_FORWARD_PASSES
+            return LineMinimum(alpha, loss, exact=True)
+        if not self.numerical and _is_one_layer(parts, "softmax"):
+            found = softmax_line_minimum(
+                parts, self.largest_step, min(self.grid_smallest, self.largest_step), backend
+            )
+            line.n_probes += passes + (4 * found.evaluations + 1) * probe_passes
+            kind = (
+                "exact: branch and bound over the pieces"
+                if found.certified
+                else ("numerical: branch and bound, out of evaluations")
+            )
+            return LineMinimum(found.alpha, found.loss, found.certified, kind)
+        alpha, loss, probes = self._numerical_search(parts.loss, line.loss)
+        line.n_probes += passes + probes * probe_passes
+        return LineMinimum(alpha, loss, exact=False)
 
-    def _numerical_search(self, line: Line) -> LineMinimum:
-        largest = (
-            self.grid_largest if self.max_step is None else min(self.grid_largest, self.max_step)
+    def _numerical_search(self, loss, loss_at_zero) -> tuple[float, float, int]:
+        largest = self.largest_step
+        return numerical_line_minimum(
+            loss,
+            loss_at_zero,
+            largest,
+            min(self.grid_smallest, largest),
+            self.grid_points,
+            self.golden_iterations,
         )
-        smallest = min(self.grid_smallest, largest)
-        grid = np.concatenate([[0.0], np.geomspace(smallest, largest, self.grid_points)])
-        values = np.array([line.loss] + [_finite_or_inf(line.probe(a)) for a in grid[1:]])
-        best = int(np.argmin(values))
-        best_alpha, best_value = float(grid[best]), float(values[best])
-        low = grid[max(best - 1, 0)]
-        high = grid[min(best + 1, len(grid) - 1)]
-        # golden section on [low, high]: keep the two inner points at the golden ratios
-        inner_low = high - GOLDEN_RATIO * (high - low)
-        inner_high = low + GOLDEN_RATIO * (high - low)
-        if self.golden_iterations == 0:
-            return LineMinimum(best_alpha, best_value, exact=False)
-        value_low = _finite_or_inf(line.probe(inner_low))
-        value_high = _finite_or_inf(line.probe(inner_high))
-        for _ in range(self.golden_iterations):
-            if value_low <= value_high:
-                high, inner_high, value_high = inner_high, inner_low, value_low
-                inner_low = high - GOLDEN_RATIO * (high - low)
-                value_low = _finite_or_inf(line.probe(inner_low))
-            else:
-                low, inner_low, value_low = inner_low, inner_high, value_high
-                inner_high = low + GOLDEN_RATIO * (high - low)
-                value_high = _finite_or_inf(line.probe(inner_high))
-        for alpha, value in ((inner_low, value_low), (inner_high, value_high)):
-            if value < best_value:
-                best_alpha, best_value = float(alpha), value
-        return LineMinimum(best_alpha, best_value, exact=False)
 
     def _settings(self) -> dict:
         return {
@@ -418,15 +548,11 @@ def decrease_ratio(line: Line, alpha: float, oracle: ExactLineSearch | None = No
     return (line.loss - achieved) / best_decrease
 
 
-def _finite_or_inf(value: float) -> float:
-    return value if math.isfinite(value) else math.inf
-
-
 _SWEEP_WARM: list[bool] = []
 
 
 def _warm_up_sweep() -> None:
-    """Load (or compile) the sweep kernel once per process, before a trainer's clock starts."""
+    """Load (or compile) the search kernels once per process, before a trainer's clock starts."""
     if _SWEEP_WARM:
         return
     z = np.array([[1.0, -1.0]])
@@ -445,5 +571,9 @@ def _warm_up_sweep() -> None:
         0.5,
         np.zeros(3),
         math.inf,
+    )
+    kernels.get("moved_activation")(z, z, 0.5, 0.0, np.empty_like(z))
+    kernels.get("gibbs_bound")(
+        z, z, z, z, 0.0, np.zeros(3), 0.0, np.array([0], dtype=np.int64), np.ones(1), 0, 1, 0.0, 2.0
     )
     _SWEEP_WARM.append(True)
