@@ -14,9 +14,9 @@ from relustep.train import train
 matplotlib.use("Agg")
 
 
-def problem(seed=0, loss="square"):
+def problem(seed=0, loss="square", hidden=(6,)):
     rng = np.random.default_rng(seed)
-    net = DenseReLUNetwork(3, (6,), 1 if loss == "square" else 3, loss=loss)
+    net = DenseReLUNetwork(3, hidden, 1 if loss == "square" else 3, loss=loss)
     X = rng.normal(size=(60, 3))
     y = np.abs(X[:, :1]) - X[:, 1:2] if loss == "square" else rng.integers(0, 3, 60)
     return net, X, y
@@ -79,16 +79,18 @@ def test_parabola_minima_are_the_rules_steps():
     assert view.lqa.minimum == pytest.approx(captured.step_taken, rel=1e-12)
 
 
-def test_softmax_model_uses_the_numerical_minimum_and_plots():
-    net, X, y = problem(loss="softmax")
+@pytest.mark.parametrize("hidden, exact", [((6,), True), ((6, 4), False)])
+def test_softmax_models_minimum_and_plot(hidden, exact):
+    net, X, y = problem(loss="softmax", hidden=hidden)
     captured = capture_line(net, X, y, "constant", step=1, batch_size=30, random_state=0)
     view = line_view(captured.line, n_points=15, step_taken=captured.step_taken)
-    assert not view.exact.exact
+    assert view.exact.exact == exact  # certified branch and bound, or the numerical search
     assert view.exact.loss <= view.losses[view.alphas >= 0].min() + 1e-12
     figure, ax = new_figure()
     plot_line_view(view, ax=ax, title="softmax")
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert "true loss on the batch" in labels and "minimum along the line (numerical)" in labels
+    kind = "exact" if exact else "numerical"
+    assert "true loss on the batch" in labels and f"minimum along the line ({kind})" in labels
     assert "step taken" in labels
 
 

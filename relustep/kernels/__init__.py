@@ -30,6 +30,8 @@ KERNELS = {
     "quartic_sweep": (linesearch.quartic_sweep, linesearch.quartic_sweep_numpy),
     "sorted_breakpoints": (linesearch.sorted_breakpoints, linesearch.sorted_breakpoints_numpy),
     "moved_activation": (networkline.moved_activation, networkline.moved_activation_numpy),
+    "crossings": (networkline.crossings, networkline.crossings_numpy),
+    "tangent_sums": (networkline.tangent_sums, networkline.tangent_sums_numpy),
     "gibbs_bound": (networkline.gibbs_bound, networkline.gibbs_bound_numpy),
     "pattern_sums": (twolayer.pattern_sums, twolayer.pattern_sums_numpy),
     "update_pattern_sums": (twolayer.update_pattern_sums, twolayer.update_pattern_sums_numpy),

@@ -8,10 +8,10 @@ Derived in relustep. Along the line the first layer's pre-activations are
 :func:`moved_activation` gives :math:`\sigma(Z(\alpha))` for any :math:`\alpha` in one pass over
 an ``n x h`` array.
 
-:func:`gibbs_bound` is the hot part of the exact search of a softmax classifier with one ReLU
-layer (:mod:`relustep.steps.softmax_line`, where the bound is derived). Given "dual weights"
-:math:`U, V` (``n x h``), a number :math:`c` and the ridge's coefficients, it returns the minimum
-over :math:`\alpha \in [\ell, r]` of
+:func:`tangent_sums` and :func:`gibbs_bound` are the hot part of the exact search of a softmax
+classifier with one ReLU layer (:mod:`relustep.steps.softmax_line`, where the bound is derived).
+Given "dual weights" :math:`U, V` (``n x h``), a number :math:`c` and the ridge's coefficients,
+the bound is the function
 
 .. math::
     D(\alpha) = \sum_{ij} \sigma\big(Z_{ij}(\alpha)\big)\,\big(U_{ij} - \alpha V_{ij}\big)
@@ -26,16 +26,21 @@ whose coefficients are
     \dot Z_{ij} V_{ij}\big) + (\rho_0,\; \rho_1 - c,\; \rho_2);
 
 at the breakpoint :math:`\alpha_{ij} = Z_{0,ij}/\dot Z_{ij}` of unit :math:`(i, j)` only its term
-changes, by :math:`\Delta s = \pm(1 - a)` times its three numbers. The kernel sweeps the sorted
-breakpoints inside :math:`(\ell, r)` updating the coefficients, and takes the least value of each
-piece's quadratic on the piece; the twin builds every piece's coefficients with a cumulative sum
-and minimises them all at once.
+changes, by :math:`\Delta s = \pm(1 - a)` times its three numbers.
 
-The pattern just after :math:`\ell` is read from the breakpoints themselves, not from the sign of
-:math:`Z_0 - \ell\dot Z` (which rounding may disagree with): unit :math:`(i, j)` is on after
-:math:`\ell` when it is on just after 0 (:math:`Z_{0,ij} > 0`, or :math:`Z_{0,ij} = 0` and
+:func:`tangent_sums` computes, at a step :math:`a`, the value :math:`\sum_{ij}
+\sigma(Z_{ij}(a))(U_{ij} - aV_{ij})` and the three sums on the pieces just after and just before
+:math:`a`, in one pass over the ``n x h`` units. :func:`gibbs_bound` then finds the least value
+of :math:`D` on :math:`[\ell, r]` by sweeping the sorted breakpoints inside, forward from the
+coefficients just after :math:`\ell` or backward from those just before :math:`r`, taking the
+least value of each piece's quadratic on the piece: :math:`O(1)` per breakpoint. The twins build
+every piece's coefficients with a cumulative sum and minimise them all at once.
+
+The pattern just after (before) :math:`a` is read from the breakpoints themselves, not from the
+sign of :math:`Z_0 - a\dot Z` (which rounding may disagree with): unit :math:`(i, j)` is on after
+:math:`a` when it is on just after 0 (:math:`Z_{0,ij} > 0`, or :math:`Z_{0,ij} = 0` and
 :math:`\dot Z_{ij} < 0`) and has not crossed, or is off just after 0 and has crossed
-(:math:`0 < Z_{0,ij}/\dot Z_{ij} \le \ell`), exactly as
+(:math:`0 < Z_{0,ij}/\dot Z_{ij} \le a`; :math:`< a` just before), exactly as
 :func:`relustep.kernels.linesearch.sorted_breakpoints` decides which units cross.
 """
 
@@ -72,34 +77,92 @@ def moved_activation(pre_activation, pre_activation_rate, alpha, negative_slope,
     return out
 
 
-def _quadratic_minimum_numpy(c0, c1, c2, left, right):
-    """The least value of ``c0 + c1 x + c2 x^2`` on each ``[left, right]`` (arrays)."""
-    at_left = c0 + left * (c1 + left * c2)
-    at_right = c0 + right * (c1 + right * c2)
-    least = np.minimum(at_left, at_right)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        vertex = -c1 / (2.0 * c2)
-    inside = (c2 > 0.0) & (vertex > left) & (vertex < right)
-    at_vertex = c0 + vertex * (c1 + vertex * c2)
-    return np.where(inside, np.minimum(least, at_vertex), least)
+def _unit_terms_numpy(pre_activation, pre_activation_rate, dual_weights, dual_weights_rate):
+    """Each unit's three numbers (its share of the quadratic's coefficients), shape (3, n h)."""
+    z0, z_rate = pre_activation.ravel(), pre_activation_rate.ravel()
+    u, v = dual_weights.ravel(), dual_weights_rate.ravel()
+    return np.stack([z0 * u, -(z_rate * u + z0 * v), z_rate * v])
 
 
-def _pattern_after(pre_activation, pre_activation_rate, low):
-    """Which units are on just after ``low``, by the breakpoints (see the module's Notes)."""
+def crossings_numpy(
+    pre_activation: np.ndarray, pre_activation_rate: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Each unit's state just after 0 and the step where it changes sign.
+
+    Returns
+    -------
+    on_at_zero : ndarray of bool, shape (n, h)
+        :math:`Z_{0,ij} > 0`, or :math:`Z_{0,ij} = 0` and :math:`\dot Z_{ij} < 0`.
+    crossing : ndarray, shape (n, h)
+        :math:`Z_{0,ij}/\dot Z_{ij}` where it is positive and finite, ``inf`` elsewhere (the
+        unit never changes sign for :math:`\alpha > 0`).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = pre_activation / pre_activation_rate
     on_at_zero = (pre_activation > 0) | ((pre_activation == 0) & (pre_activation_rate < 0))
-    crossed = (pre_activation_rate != 0) & (ratio > 0) & (ratio <= low)
-    return on_at_zero != crossed
+    crosses = (pre_activation_rate != 0) & (ratio > 0) & (ratio <= np.finfo(np.float64).max)
+    return on_at_zero, np.where(crosses, ratio, np.inf)
+
+
+def tangent_sums_numpy(
+    pre_activation: np.ndarray,
+    pre_activation_rate: np.ndarray,
+    on_at_zero: np.ndarray,
+    crossing: np.ndarray,
+    dual_weights: np.ndarray,
+    dual_weights_rate: np.ndarray,
+    negative_slope: float,
+    alpha: float,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    r"""The sums at step :math:`a` = ``alpha`` (see the module's docstring).
+
+    Parameters
+    ----------
+    pre_activation, pre_activation_rate : ndarray, shape (n, h)
+        :math:`Z_0` and :math:`\dot Z`.
+    on_at_zero, crossing : ndarray, shape (n, h)
+        From :func:`crossings_numpy`.
+    dual_weights, dual_weights_rate : ndarray, shape (n, h)
+        :math:`U` and :math:`V`.
+    negative_slope, alpha : float
+
+    Returns
+    -------
+    value : float
+        :math:`\sum_{ij} \sigma(Z_{ij}(a))(U_{ij} - aV_{ij})`.
+    after, before : ndarray, shape (3,)
+        :math:`\sum_{ij} s_{ij}(Z_{0,ij}U_{ij}, -(\dot Z_{ij}U_{ij} + Z_{0,ij}V_{ij}),
+        \dot Z_{ij}V_{ij})` with the pattern just after and just before :math:`a`.
+    """
+    moved = pre_activation - alpha * pre_activation_rate
+    hidden = np.maximum(moved, negative_slope * moved)
+    value = float(np.sum(hidden * (dual_weights - alpha * dual_weights_rate)))
+    terms = _unit_terms_numpy(pre_activation, pre_activation_rate, dual_weights, dual_weights_rate)
+    sums = []
+    for crossed in (crossing <= alpha, crossing < alpha):
+        slope = np.where(on_at_zero != crossed, 1.0, negative_slope)
+        sums.append(terms @ slope.ravel())
+    return value, sums[0], sums[1]
+
+
+def _quadratic_minimum_numpy(c0, c1, c2, left, right):
+    """The least value of ``c0 + c1 x + c2 x^2`` on each ``[left, right]`` (arrays), and where."""
+    at_left = c0 + left * (c1 + left * c2)
+    at_right = c0 + right * (c1 + right * c2)
+    least, where = np.minimum(at_left, at_right), np.where(at_right < at_left, right, left)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vertex = -c1 / (2.0 * c2)
+    at_vertex = c0 + vertex * (c1 + vertex * c2)
+    inside = (c2 > 0.0) & (vertex > left) & (vertex < right) & (at_vertex < least)
+    return np.where(inside, at_vertex, least), np.where(inside, vertex, where)
 
 
 def gibbs_bound_numpy(
+    coefficients: np.ndarray,
     pre_activation: np.ndarray,
     pre_activation_rate: np.ndarray,
     dual_weights: np.ndarray,
     dual_weights_rate: np.ndarray,
-    bias_rate: float,
-    ridge: np.ndarray,
     negative_slope: float,
     order: np.ndarray,
     breakpoints: np.ndarray,
@@ -107,19 +170,18 @@ def gibbs_bound_numpy(
     stop: int,
     low: float,
     high: float,
-) -> float:
-    r"""The minimum of :math:`D(\alpha)` (see the module's docstring) over ``[low, high]``.
+    forward: bool,
+) -> tuple[float, float]:
+    r"""The least value of :math:`D(\alpha)` (see the module's docstring) on ``[low, high]``.
 
     Parameters
     ----------
+    coefficients : ndarray, shape (3,)
+        :math:`D`'s coefficients just after ``low`` (``forward``) or just before ``high``.
     pre_activation, pre_activation_rate : ndarray, shape (n, h)
         :math:`Z_0` and :math:`\dot Z`.
     dual_weights, dual_weights_rate : ndarray, shape (n, h)
         :math:`U` and :math:`V`.
-    bias_rate : float
-        :math:`c`.
-    ridge : ndarray, shape (3,)
-        :math:`\rho_0, \rho_1, \rho_2`.
     negative_slope : float
         :math:`a`.
     order, breakpoints : ndarray
@@ -129,42 +191,104 @@ def gibbs_bound_numpy(
         ``breakpoints[start:stop]`` are those strictly inside ``(low, high)``.
     low, high : float
         The interval, ``0 <= low < high`` (finite).
+    forward : bool
+        Sweep from ``low`` up, or from ``high`` down.
 
     Returns
     -------
-    float
+    least, where : float
+        The least value and a step where it is reached.
     """
-    slope = np.where(_pattern_after(pre_activation, pre_activation_rate, low), 1.0, negative_slope)
-    z0, z_rate = pre_activation.ravel(), pre_activation_rate.ravel()
-    u, v = dual_weights.ravel(), dual_weights_rate.ravel()
-    terms = np.stack([z0 * u, -(z_rate * u + z0 * v), z_rate * v])  # per unit, shape (3, n h)
-    first = terms @ slope.ravel() + np.array([ridge[0], ridge[1] - bias_rate, ridge[2]])
     crossing = order[start:stop]
-    change = np.where(z_rate[crossing] > 0, negative_slope - 1.0, 1.0 - negative_slope)
-    running = np.cumsum(change * terms[:, crossing], axis=1)
-    pieces = first[:, None] + np.hstack([np.zeros((3, 1)), running])
+    z_rate = pre_activation_rate.ravel()[crossing]
+    terms = _unit_terms_numpy(
+        pre_activation.ravel()[crossing],
+        z_rate,
+        dual_weights.ravel()[crossing],
+        dual_weights_rate.ravel()[crossing],
+    )
+    change = np.where(z_rate > 0, negative_slope - 1.0, 1.0 - negative_slope) * terms
+    no_change = np.zeros((3, 1))
+    if forward:  # each piece: the coefficients after low plus the changes before the piece
+        offsets = np.hstack([no_change, np.cumsum(change, axis=1)])
+    else:  # the coefficients before high minus the changes after the piece
+        offsets = -np.hstack([np.cumsum(change[:, ::-1], axis=1)[:, ::-1], no_change])
+    pieces = coefficients[:, None] + offsets
     edges = np.concatenate([[low], breakpoints[start:stop], [high]])
-    return float(np.min(_quadratic_minimum_numpy(*pieces, edges[:-1], edges[1:])))
+    least, where = _quadratic_minimum_numpy(*pieces, edges[:-1], edges[1:])
+    best = int(np.argmin(least))
+    return float(least[best]), float(where[best])
+
+
+@jit
+def crossings(pre_activation, pre_activation_rate):
+    on_at_zero = np.empty(pre_activation.shape, dtype=np.bool_)
+    crossing = np.empty(pre_activation.shape, dtype=np.float64)
+    largest = np.finfo(np.float64).max
+    for i in range(pre_activation.shape[0]):
+        for j in range(pre_activation.shape[1]):
+            z0, z_rate = pre_activation[i, j], pre_activation_rate[i, j]
+            on_at_zero[i, j] = z0 > 0.0 or (z0 == 0.0 and z_rate < 0.0)
+            crossing[i, j] = math.inf
+            if z_rate != 0.0 and 0.0 < z0 / z_rate <= largest:
+                crossing[i, j] = z0 / z_rate
+    return on_at_zero, crossing
+
+
+@jit
+def tangent_sums(
+    pre_activation,
+    pre_activation_rate,
+    on_at_zero,
+    crossing,
+    dual_weights,
+    dual_weights_rate,
+    negative_slope,
+    alpha,
+):
+    n_samples, n_units = pre_activation.shape
+    value = 0.0
+    after0 = after1 = after2 = before0 = before1 = before2 = 0.0
+    for i in range(n_samples):
+        for j in range(n_units):
+            z0, z_rate = pre_activation[i, j], pre_activation_rate[i, j]
+            u, v = dual_weights[i, j], dual_weights_rate[i, j]
+            moved = z0 - alpha * z_rate
+            value += max(moved, negative_slope * moved) * (u - alpha * v)
+            t0, t1, t2 = z0 * u, -(z_rate * u + z0 * v), z_rate * v
+            on = on_at_zero[i, j]
+            slope = 1.0 if on != (crossing[i, j] <= alpha) else negative_slope
+            after0 += slope * t0
+            after1 += slope * t1
+            after2 += slope * t2
+            slope = 1.0 if on != (crossing[i, j] < alpha) else negative_slope
+            before0 += slope * t0
+            before1 += slope * t1
+            before2 += slope * t2
+    return value, np.array([after0, after1, after2]), np.array([before0, before1, before2])
 
 
 @jit
 def _quadratic_minimum(c0, c1, c2, left, right):
-    least = min(c0 + left * (c1 + left * c2), c0 + right * (c1 + right * c2))
+    least, where = c0 + left * (c1 + left * c2), left
+    at_right = c0 + right * (c1 + right * c2)
+    if at_right < least:
+        least, where = at_right, right
     if c2 > 0.0:
         vertex = -c1 / (2.0 * c2)
-        if left < vertex < right:
-            least = min(least, c0 + vertex * (c1 + vertex * c2))
-    return least
+        at_vertex = c0 + vertex * (c1 + vertex * c2)
+        if left < vertex < right and at_vertex < least:
+            least, where = at_vertex, vertex
+    return least, where
 
 
 @jit
 def gibbs_bound(
+    coefficients,
     pre_activation,
     pre_activation_rate,
     dual_weights,
     dual_weights_rate,
-    bias_rate,
-    ridge,
     negative_slope,
     order,
     breakpoints,
@@ -172,32 +296,36 @@ def gibbs_bound(
     stop,
     low,
     high,
+    forward,
 ):
-    n_samples, n_units = pre_activation.shape
-    c0, c1, c2 = ridge[0], ridge[1] - bias_rate, ridge[2]
-    for i in range(n_samples):
-        for j in range(n_units):
-            z0, z_rate = pre_activation[i, j], pre_activation_rate[i, j]
-            on = z0 > 0.0 or (z0 == 0.0 and z_rate < 0.0)
-            if z_rate != 0.0 and 0.0 < z0 / z_rate <= low:
-                on = not on
-            slope = 1.0 if on else negative_slope
-            u, v = dual_weights[i, j], dual_weights_rate[i, j]
-            c0 += slope * z0 * u
-            c1 -= slope * (z_rate * u + z0 * v)
-            c2 += slope * z_rate * v
-    least = math.inf
-    left = low
-    for index in range(start, stop):
-        right = breakpoints[index]
-        least = min(least, _quadratic_minimum(c0, c1, c2, left, right))
+    n_units = pre_activation.shape[1]
+    c0, c1, c2 = coefficients[0], coefficients[1], coefficients[2]
+    least, where = math.inf, low
+    edge = low if forward else high
+    for step in range(stop - start):
+        index = start + step if forward else stop - 1 - step
+        point = breakpoints[index]
+        if forward:
+            value, at = _quadratic_minimum(c0, c1, c2, edge, point)
+        else:
+            value, at = _quadratic_minimum(c0, c1, c2, point, edge)
+        if value < least:
+            least, where = value, at
         i = order[index] // n_units
         j = order[index] - i * n_units
         z0, z_rate = pre_activation[i, j], pre_activation_rate[i, j]
         change = negative_slope - 1.0 if z_rate > 0.0 else 1.0 - negative_slope
+        if not forward:  # going down, the unit's change is undone
+            change = -change
         u, v = dual_weights[i, j], dual_weights_rate[i, j]
         c0 += change * z0 * u
         c1 -= change * (z_rate * u + z0 * v)
         c2 += change * z_rate * v
-        left = right
-    return min(least, _quadratic_minimum(c0, c1, c2, left, high))
+        edge = point
+    if forward:
+        value, at = _quadratic_minimum(c0, c1, c2, edge, high)
+    else:
+        value, at = _quadratic_minimum(c0, c1, c2, low, edge)
+    if value < least:
+        least, where = value, at
+    return least, where

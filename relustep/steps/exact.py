@@ -42,7 +42,9 @@ from relustep.steps.softmax_line import finite_or_inf, softmax_line_minimum
 GOLDEN_SECTION = (3.0 - math.sqrt(5.0)) / 2.0  # 0.382..., the golden section's step fraction
 SWEEP_FORWARD_PASSES = 2  # the sweep's matrix products cost about two forward passes
 DECREASE_TOLERANCE = 1e-12  # a best decrease below this fraction of the loss is rounding
-BRENT_TOLERANCE = math.sqrt(np.finfo(np.float64).eps)  # Brent's relative tolerance on the step
+BRENT_TOLERANCE = (
+    1e-6  # Brent's relative tolerance on the step: the loss to about 1e-12 of the decrease
+)
 
 
 @dataclass(frozen=True)
@@ -573,7 +575,8 @@ def _warm_up_sweep() -> None:
         math.inf,
     )
     kernels.get("moved_activation")(z, z, 0.5, 0.0, np.empty_like(z))
-    kernels.get("gibbs_bound")(
-        z, z, z, z, 0.0, np.zeros(3), 0.0, np.array([0], dtype=np.int64), np.ones(1), 0, 1, 0.0, 2.0
-    )
+    on_at_zero, crossing = kernels.get("crossings")(z, z)
+    _, after, _ = kernels.get("tangent_sums")(z, z, on_at_zero, crossing, z, z, 0.0, 0.5)
+    index = np.array([0], dtype=np.int64)
+    kernels.get("gibbs_bound")(after, z, z, z, z, 0.0, index, np.ones(1), 0, 1, 0.0, 2.0, True)
     _SWEEP_WARM.append(True)

@@ -33,7 +33,10 @@ from relustep import kernels
 CERTIFICATE_TOLERANCE = 1e-12  # the certified gap, as a fraction of 1 + |q(0)|
 MAX_EVALUATIONS = 400  # tangents evaluated before the search gives up its certificate
 SPLIT_MARGIN = 1.0 / 16.0  # a split point stays this fraction of the interval from its ends
-GEOMETRIC_SPLIT = 4.0  # intervals [u, v] with v > 4 u are split at their geometric mean
+GEOMETRIC_SPLIT = 4.0
+NEAREST_SPLIT = (
+    2.0**-10
+)  # next to the best step, a split point stays this fraction away  # intervals [u, v] with v > 4 u are split at their geometric mean
 
 
 @dataclass(frozen=True)
@@ -50,10 +53,10 @@ class Tangent:
         :math:`f'(a^+)`, the slope just after :math:`a`.
     dual_weights, dual_weights_rate : ndarray, shape (n, h)
         :math:`U = \Gamma W_2^\top` and :math:`V = \Gamma\dot W_2^\top`.
-    bias_rate : float
-        :math:`c = \mathbf 1^\top\Gamma\,\dot b_2`.
     offset : float
         :math:`D_a(a)`, so that :math:`B_a(\alpha) = f(a) + D_a(\alpha) - D_a(a)`.
+    after, before : ndarray, shape (3,)
+        :math:`D_a`'s coefficients on the pieces just after and just before :math:`a`.
     """
 
     alpha: float
@@ -61,8 +64,9 @@ class Tangent:
     slope: float
     dual_weights: np.ndarray
     dual_weights_rate: np.ndarray
-    bias_rate: float
     offset: float
+    after: np.ndarray
+    before: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -89,96 +93,112 @@ class SoftmaxLineMinimum:
     evaluations: int
 
 
-def tangent(parts, alpha: float) -> Tangent:
-    r"""Evaluate the loss, its slope and the bound's dual weights at step ``alpha``.
+class PiecewiseSoftmaxLine:
+    """The loss of a softmax classifier with one ReLU layer along a line, its tangents and the
+    bounds they give (see :func:`softmax_line_minimum`).
 
-    Two products with :math:`[W_2, \dot W_2]` (``n x h x 2q`` each): the logits
-    :math:`A_1 W_2 - \alpha A_1\dot W_2`, and :math:`\Gamma [W_2, \dot W_2]^\top` with
-    :math:`\Gamma = (P - E)/n` the gradient of the data loss with respect to the logits (written
-    by :func:`relustep.kernels.dense.softmax_cross_entropy`)."""
-    hidden = parts.hidden(alpha)
-    both = np.hstack([parts.output_weights, parts.output_weights_rate])
-    n_classes = parts.output_weights.shape[1]
-    moved = hidden @ both
-    logits = moved[:, :n_classes] - alpha * moved[:, n_classes:]
-    logits += parts.output_bias - alpha * parts.output_bias_rate
-    gradient = np.empty_like(logits)
-    loss = float(
-        kernels.get("softmax_cross_entropy", parts.backend)(logits, parts.targets, gradient)
-    )
-    loss += parts.ridge_at(alpha)
-    dual = gradient @ np.vstack([parts.output_weights, parts.output_weights_rate]).T
-    n_units = hidden.shape[1]
-    dual_weights, dual_weights_rate = dual[:, :n_units], dual[:, n_units:]
-    bias_rate = float(gradient.sum(axis=0) @ parts.output_bias_rate)
-    moved_dual = dual_weights - alpha * dual_weights_rate
-    offset = float(np.vdot(hidden, moved_dual)) - bias_rate * alpha + parts.ridge_at(alpha)
-    # the slope just after alpha: dA/dalpha = -s * Zdot, with s the pattern there
-    on = (parts.pre_activation - alpha * parts.pre_activation_rate > 0) | (
-        (parts.pre_activation - alpha * parts.pre_activation_rate == 0)
-        & (parts.pre_activation_rate < 0)
-    )
-    unit_slope = np.where(on, 1.0, parts.negative_slope)
-    slope = (
-        -float(np.vdot(unit_slope * parts.pre_activation_rate, moved_dual))
-        - float(np.vdot(hidden, dual_weights_rate))
-        - bias_rate
-        + parts.ridge[1]
-        + 2.0 * alpha * parts.ridge[2]
-    )
-    return Tangent(
-        alpha,
-        loss,
-        slope,
-        np.ascontiguousarray(dual_weights),
-        np.ascontiguousarray(dual_weights_rate),
-        bias_rate,
-        offset,
-    )
+    Parameters
+    ----------
+    parts : NetworkLine
+        The network along the line.
+    max_step : float
+        The largest step of interest (breakpoints beyond it are not sorted).
+    backend : {"numba", "numpy"}
+        The kernels or their NumPy twins.
+    """
 
+    def __init__(self, parts, max_step: float, backend: str = "numba"):
+        self.parts = parts
+        self.n_units, self.n_classes = parts.output_weights.shape
+        self.weights_side_by_side = np.hstack([parts.output_weights, parts.output_weights_rate])
+        self.weights_stacked = np.vstack([parts.output_weights, parts.output_weights_rate]).T
+        self.negative_slope = float(parts.negative_slope)
+        self.on_at_zero, self.crossing = kernels.get("crossings", backend)(
+            parts.pre_activation, parts.pre_activation_rate
+        )
+        self.order, self.breakpoints, _ = kernels.get("sorted_breakpoints", backend)(
+            parts.pre_activation, parts.pre_activation_rate, max_step
+        )
+        self._softmax_cross_entropy = kernels.get("softmax_cross_entropy", backend)
+        self._tangent_sums = kernels.get("tangent_sums", backend)
+        self._gibbs_bound = kernels.get("gibbs_bound", backend)
 
-class _Bounds:
-    """The lower bound of the loss on an interval, from the tangents at its two ends."""
+    def tangent(self, alpha: float) -> Tangent:
+        r"""Evaluate the loss, its slope and the bound :math:`B_a` at step :math:`a` = ``alpha``.
 
-    def __init__(self, parts, order, breakpoints, backend):
-        self.parts, self.order, self.breakpoints = parts, order, breakpoints
-        self.kernel = kernels.get("gibbs_bound", backend)
-        self.ridge = np.array(parts.ridge, dtype=np.float64)
-        self.pre_activation = np.ascontiguousarray(parts.pre_activation, dtype=np.float64)
-        self.pre_activation_rate = np.ascontiguousarray(parts.pre_activation_rate, dtype=np.float64)
+        Two products with :math:`[W_2, \dot W_2]` (``n x h x 2q`` each): the logits
+        :math:`A_1 W_2 - a A_1\dot W_2`, and :math:`\Gamma [W_2, \dot W_2]^\top` with
+        :math:`\Gamma = (P - E)/n` the gradient of the data loss with respect to the logits
+        (written by :func:`relustep.kernels.dense.softmax_cross_entropy`); then one pass over
+        the units (:func:`relustep.kernels.networkline.tangent_sums`)."""
+        parts, n_units, n_classes = self.parts, self.n_units, self.n_classes
+        moved = parts.hidden(alpha) @ self.weights_side_by_side
+        logits = moved[:, :n_classes] - alpha * moved[:, n_classes:]
+        logits += parts.output_bias - alpha * parts.output_bias_rate
+        gradient = np.empty_like(logits)
+        loss = self._softmax_cross_entropy(logits, parts.targets, gradient)
+        dual = gradient @ self.weights_stacked
+        dual_weights, dual_weights_rate = dual[:, :n_units], dual[:, n_units:]
+        value, after, before = self._tangent_sums(
+            parts.pre_activation,
+            parts.pre_activation_rate,
+            self.on_at_zero,
+            self.crossing,
+            dual_weights,
+            dual_weights_rate,
+            self.negative_slope,
+            float(alpha),
+        )
+        bias_rate = float(gradient.sum(axis=0) @ parts.output_bias_rate)
+        ridge = np.array(parts.ridge) + np.array([0.0, -bias_rate, 0.0])
+        after, before = after + ridge, before + ridge
+        return Tangent(
+            alpha=alpha,
+            loss=float(loss) + parts.ridge_at(alpha),
+            slope=float(after[1] + 2.0 * alpha * after[2]),
+            dual_weights=dual_weights,
+            dual_weights_rate=dual_weights_rate,
+            offset=value - bias_rate * alpha + parts.ridge_at(alpha),
+            after=after,
+            before=before,
+        )
 
-    def __call__(self, low: Tangent, high: Tangent) -> float:
+    def bound(self, low: Tangent, high: Tangent) -> tuple[float, float]:
+        """A lower bound of the loss on ``[low.alpha, high.alpha]``, the larger of the least
+        values of :math:`B_u` and :math:`B_v` there, and where that larger one is least."""
         start = int(np.searchsorted(self.breakpoints, low.alpha, side="right"))
         stop = int(np.searchsorted(self.breakpoints, high.alpha, side="left"))
-        bound = -math.inf
-        for end in (low, high):
-            least = self.kernel(
-                self.pre_activation,
-                self.pre_activation_rate,
+        bound, where = -math.inf, math.nan
+        for end, forward in ((low, True), (high, False)):
+            least, at = self._gibbs_bound(
+                end.after if forward else end.before,
+                self.parts.pre_activation,
+                self.parts.pre_activation_rate,
                 end.dual_weights,
                 end.dual_weights_rate,
-                end.bias_rate,
-                self.ridge,
-                float(self.parts.negative_slope),
+                self.negative_slope,
                 self.order,
                 self.breakpoints,
                 start,
                 stop,
                 low.alpha,
                 high.alpha,
+                forward,
             )
-            bound = max(bound, end.loss + least - end.offset)
-        return bound
+            if end.loss + least - end.offset > bound:
+                bound, where = end.loss + least - end.offset, at
+        return bound, where
 
 
 def split_point(low: Tangent, high: Tangent) -> float:
-    """Where to split ``[low, high]``: at the geometric mean of a wide interval; else where the
-    secant of the slopes vanishes, if they change sign; else in the middle; never nearer an end
-    than ``SPLIT_MARGIN`` of the width."""
+    """Where to split ``[low, high]``: at the geometric mean of a wide interval
+    (``high > GEOMETRIC_SPLIT * low > 0``); else where the secant of the slopes vanishes, if
+    they change sign (locating a minimum); else in the middle; never nearer an end than
+    ``SPLIT_MARGIN`` of the width, so that every split shrinks the interval."""
     u, v = low.alpha, high.alpha
     if v > GEOMETRIC_SPLIT * u > 0.0:
-        point = math.sqrt(u * v)
-    elif low.slope < 0.0 < high.slope:
+        return math.sqrt(u * v)
+    if low.slope < 0.0 < high.slope:
         point = u + (v - u) * low.slope / (low.slope - high.slope)
     else:
         point = 0.5 * (u + v)
@@ -205,8 +225,8 @@ def softmax_line_minimum(
     max_step : float
         The largest step searched (finite: along some lines the loss decreases without end).
     grid_smallest : float
-        The first split points are 0, then powers of ten from ``grid_smallest`` up to
-        ``max_step``.
+        The search starts from the intervals ``[0, grid_smallest]`` and
+        ``[grid_smallest, max_step]``.
     backend : {"numba", "numpy"}
         The bound's kernel or its NumPy twin.
     tolerance : float
@@ -239,15 +259,15 @@ def softmax_line_minimum(
     :math:`D_a(\alpha) = \sum_{ij}\sigma(Z_{ij}(\alpha))(U_{ij} - \alpha V_{ij}) - c\alpha +
     \rho(\alpha)` up to a constant, so :math:`B_a(\alpha) = f(a) + D_a(\alpha) - D_a(a)`:
     a piecewise quadratic with the breakpoints of the network itself, whose least value on an
-    interval :func:`relustep.kernels.networkline.gibbs_bound` finds exactly in
-    :math:`O(nh)` plus :math:`O(1)` per breakpoint inside (:func:`tangent` builds :math:`U, V`
-    with two ``n x h x 2q`` products).
+    interval :func:`relustep.kernels.networkline.gibbs_bound` finds exactly in :math:`O(1)` per
+    breakpoint inside, after :meth:`PiecewiseSoftmaxLine.tangent` has built :math:`U, V` (two
+    ``n x h x 2q`` products) and the coefficients at :math:`a` (:math:`O(nh)`).
 
     **The search.** Every interval :math:`[u, v]` of steps carries the bound
-    :math:`\max(\min_{[u,v]} B_u, \min_{[u,v]} B_v) \le \min_{[u,v]} f`. The intervals start
-    between 0 and powers of ten up to ``max_step``. The one with the lowest bound is split
-    (:func:`split_point`), the loss and its tangent evaluated at the split point, and each half
-    bounded, until the lowest bound is at least :math:`f_{\mathrm{best}} - \varepsilon` with
+    :math:`\max(\min_{[u,v]} B_u, \min_{[u,v]} B_v) \le \min_{[u,v]} f`. The intervals start as
+    :math:`[0, \alpha_{\min}]` and :math:`[\alpha_{\min}, \alpha_{\max}]`
+    (``grid_smallest``, ``max_step``). The one with the lowest bound is split (:func:`split_point`), the loss and its tangent evaluated at the split
+    point, and each half bounded, until the lowest bound is at least :math:`f_{\mathrm{best}} - \varepsilon` with
     :math:`\varepsilon =` ``tolerance`` :math:`(1 + |f(0)|)`.
 
     **What is guaranteed.** When the search ends certified, every step
@@ -260,23 +280,17 @@ def softmax_line_minimum(
     tangents do not suffice (never seen on the tested problems), the search returns the best
     step evaluated, uncertified.
     """
-    order, breakpoints, _ = kernels.get("sorted_breakpoints", backend)(
-        np.ascontiguousarray(parts.pre_activation, dtype=np.float64),
-        np.ascontiguousarray(parts.pre_activation_rate, dtype=np.float64),
-        max_step,
-    )
-    start = tangent(parts, 0.0)
+    line = PiecewiseSoftmaxLine(parts, max_step, backend)
+    start = line.tangent(0.0)
     gap = tolerance * (1.0 + abs(start.loss))
     if not math.isfinite(start.loss):
         return SoftmaxLineMinimum(0.0, start.loss, False, gap, 1)
-    decades = math.ceil(math.log10(max_step / grid_smallest)) if max_step > grid_smallest else 0
-    points = [0.0, *np.geomspace(max_step / 10.0**decades, max_step, decades + 1)]
-    tangents = [start] + [tangent(parts, float(a)) for a in points[1:]]
+    points = [grid_smallest, max_step] if grid_smallest < max_step else [max_step]
+    tangents = [start] + [line.tangent(float(a)) for a in points]
     best = min(tangents, key=lambda t: finite_or_inf(t.loss))
-    bounds = _Bounds(parts, order, breakpoints, backend)
     heap = []  # (bound, tie-breaker, low end, high end)
     for low, high in zip(tangents[:-1], tangents[1:], strict=True):
-        heapq.heappush(heap, (bounds(low, high), len(heap), low, high))
+        heapq.heappush(heap, (line.bound(low, high)[0], low.alpha, low, high))
     evaluations = len(tangents)
     certified = True
     while heap and heap[0][0] < best.loss - gap:
@@ -285,14 +299,14 @@ def softmax_line_minimum(
         if evaluations >= max_evaluations or not low.alpha < point < high.alpha:
             certified = False  # out of evaluations, or an interval of adjacent floats
             break
-        middle = tangent(parts, point)
+        middle = line.tangent(point)
         evaluations += 1
         if finite_or_inf(middle.loss) < best.loss:
             best = middle
         for left, right in ((low, middle), (middle, high)):
-            bound = bounds(left, right)
+            bound, _ = line.bound(left, right)
             if bound < best.loss - gap:
-                heapq.heappush(heap, (bound, evaluations + len(heap), left, right))
+                heapq.heappush(heap, (bound, left.alpha, left, right))
     return SoftmaxLineMinimum(best.alpha, parts.loss(best.alpha), certified, gap, evaluations)
 
 
