@@ -33,10 +33,7 @@ from relustep import kernels
 CERTIFICATE_TOLERANCE = 1e-12  # the certified gap, as a fraction of 1 + |q(0)|
 MAX_EVALUATIONS = 400  # tangents evaluated before the search gives up its certificate
 SPLIT_MARGIN = 1.0 / 16.0  # a split point stays this fraction of the interval from its ends
-GEOMETRIC_SPLIT = 4.0
-NEAREST_SPLIT = (
-    2.0**-10
-)  # next to the best step, a split point stays this fraction away  # intervals [u, v] with v > 4 u are split at their geometric mean
+GEOMETRIC_SPLIT = 4.0  # intervals [u, v] with v > 4 u are split at their geometric mean
 
 
 @dataclass(frozen=True)
@@ -266,8 +263,9 @@ def softmax_line_minimum(
     **The search.** Every interval :math:`[u, v]` of steps carries the bound
     :math:`\max(\min_{[u,v]} B_u, \min_{[u,v]} B_v) \le \min_{[u,v]} f`. The intervals start as
     :math:`[0, \alpha_{\min}]` and :math:`[\alpha_{\min}, \alpha_{\max}]`
-    (``grid_smallest``, ``max_step``). The one with the lowest bound is split (:func:`split_point`), the loss and its tangent evaluated at the split
-    point, and each half bounded, until the lowest bound is at least :math:`f_{\mathrm{best}} - \varepsilon` with
+    (``grid_smallest``, ``max_step``). The one with the lowest bound is split
+    (:func:`split_point`), the loss and its tangent evaluated at the split point, and each half
+    bounded, until the lowest bound is at least :math:`f_{\mathrm{best}} - \varepsilon` with
     :math:`\varepsilon =` ``tolerance`` :math:`(1 + |f(0)|)`.
 
     **What is guaranteed.** When the search ends certified, every step
@@ -288,7 +286,7 @@ def softmax_line_minimum(
     points = [grid_smallest, max_step] if grid_smallest < max_step else [max_step]
     tangents = [start] + [line.tangent(float(a)) for a in points]
     best = min(tangents, key=lambda t: finite_or_inf(t.loss))
-    heap = []  # (bound, tie-breaker, low end, high end)
+    heap = []  # (bound, low step as tie-breaker, low end, high end)
     for low, high in zip(tangents[:-1], tangents[1:], strict=True):
         heapq.heappush(heap, (line.bound(low, high)[0], low.alpha, low, high))
     evaluations = len(tangents)
