@@ -29,8 +29,10 @@ The capabilities:
     ``frozen_quadratic(theta, direction, form) -> FrozenQuadratic``: the loss along the line with
     the model's activity pattern frozen (the analytic Golovko step).
 ``"line"``
-    ``line(theta, direction) -> object`` with ``loss(alpha)`` and ``minimum(max_step)``: the model
-    seen along the line, for an exact line search that knows the model's structure.
+    ``line(theta, direction) -> object`` with ``loss(alpha)`` (a probe that reuses what does not
+    change along the line), the multiply-adds it costs, and the arrays an exact line search reads
+    (:class:`relustep.models.line.NetworkLine`; see :mod:`relustep.steps.exact`): the model
+    seen along the line, for a search that knows the model's structure.
 ``"chain_tangent"``
     ``chain_tangent(theta, direction) -> ChainTangent``: the residuals of a Gibbs chain and their
     directional derivative (the coupled Gauss-Newton step of the RBM).

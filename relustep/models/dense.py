@@ -83,7 +83,7 @@ class DenseReLUNetwork:
     True
     """
 
-    capabilities = frozenset({"gradient"})
+    capabilities = frozenset({"gradient", "line"})
 
     def __init__(
         self,

@@ -2,8 +2,8 @@ r"""The exact steepest-descent step: the global minimum of the loss along the di
 
 Derived in relustep (METHODS section 4; the papers whose steps it scores do not contain it).
 
-The search asks the objective's model for the network seen along the line
-(``model.line(theta, direction, X, y)``, :class:`relustep.models.line.NetworkLine` for a
+The search asks the objective for the network seen along the line (the capability ``"line"``
+of :mod:`relustep.objective`: :class:`relustep.models.line.NetworkLine` for a
 :class:`~relustep.models.DenseReLUNetwork`): the first layer's products with the batch are
 computed once, and every probe then costs only the layers above. Then:
 
@@ -89,9 +89,9 @@ class OneReLULayerLine(Protocol):
     :math:`\rho_0 + \rho_1\alpha + \rho_2\alpha^2`, and ``loss(alpha)`` evaluates it.
 
     :class:`relustep.models.line.NetworkLine` has these attributes. Another model (an untied
-    autoencoder with linear visible units, say) gets the exact line search by giving a method
-    ``line(theta, direction, X, y)`` that returns an object with them, ``loss_name = "square"``
-    and ``n_hidden_layers = 1``.
+    autoencoder with linear visible units, say) gets the exact line search by offering the
+    capability ``"line"`` (:mod:`relustep.objective`) with an object that has them,
+    ``loss_name = "square"`` and ``n_hidden_layers = 1``.
     """
 
     pre_activation: np.ndarray
@@ -109,12 +109,13 @@ class OneReLULayerLine(Protocol):
 
 
 def network_line(line: Line):
-    """The network seen along ``line`` (``model.line(theta, direction, X, y)``) if the line's
-    objective has a model that gives one; ``None`` otherwise."""
-    model = getattr(line.objective, "model", None)
-    if model is None or not callable(getattr(model, "line", None)):
+    """The network seen along ``line`` (``objective.line(theta, direction)``) if the line's
+    objective offers the capability ``"line"`` (:mod:`relustep.objective`); ``None``
+    otherwise."""
+    objective = line.objective
+    if "line" not in getattr(objective, "capabilities", ()):
         return None
-    return model.line(line.theta, line.direction, line.objective.X, line.objective.y)
+    return objective.line(line.theta, line.direction)
 
 
 def _is_one_layer(parts, loss_name: str) -> bool:
@@ -373,9 +374,9 @@ class ExactLineSearch(StepRule):
 
     Notes
     -----
-    Derived in relustep (METHODS section 4). The search asks the objective's model for its
-    line, ``model.line(theta, direction, X, y)`` (:func:`network_line`); a model without one
-    gets the numerical search over full forward passes.
+    Derived in relustep (METHODS section 4). The search asks the objective for its line,
+    ``objective.line(theta, direction)`` (:func:`network_line`, the capability ``"line"``); an
+    objective without it gets the numerical search over full forward passes.
 
     - One ReLU layer and square loss: :math:`\alpha^* = \arg\min_{\alpha \ge 0}
       \mathcal L(\theta - \alpha d)`, exactly: see :func:`exact_line_minimum`. Counted as
