@@ -118,6 +118,26 @@ def test_moved_activation_and_crossings_match_twins(rng, slope):
     assert list(on_at_zero[1, :2]) == [True, False] and np.all(np.isinf(crossing[0, :2]))
 
 
+def bound_sweep(backend, coefficients, parts, line, duals, low, high, forward):
+    """The bound kernel (or its twin) on [low, high], from the given end's coefficients."""
+    start = int(np.searchsorted(line.breakpoints, low, side="right"))
+    stop = int(np.searchsorted(line.breakpoints, high, side="left"))
+    return kernels.get("gibbs_bound", backend)(
+        coefficients,
+        parts.pre_activation,
+        parts.pre_activation_rate,
+        *duals,
+        line.negative_slope,
+        line.order,
+        line.breakpoints,
+        start,
+        stop,
+        low,
+        high,
+        forward,
+    )
+
+
 def gibbs_setup(seed, slope=0.1, l2=0.05, k=3, hidden=6, n=8):
     net, theta, X, y, direction = classifier_problem(n, 3, (hidden,), k, slope, l2, seed)
     parts = net.line(theta, direction, X, y)
@@ -145,20 +165,7 @@ def test_tangent_sums_and_bound_sweep_match_twins(seed):
     assert stop - start > 5
     for forward, coefficients in ((True, at.after), (False, at.before)):
         results = [
-            kernels.get("gibbs_bound", b)(
-                coefficients,
-                parts.pre_activation,
-                parts.pre_activation_rate,
-                *duals,
-                line.negative_slope,
-                line.order,
-                line.breakpoints,
-                start,
-                stop,
-                low,
-                high,
-                forward,
-            )
+            bound_sweep(b, coefficients, parts, line, duals, low, high, forward)
             for b in kernels.BACKENDS
         ]
         assert results[0][0] == pytest.approx(results[1][0], rel=1e-11, abs=1e-12)
@@ -195,23 +202,9 @@ def test_tangent_bound_is_below_the_loss_and_touches_it(seed):
     assert np.min(np.abs(bound - losses)) < 1e-12  # it touches at a (a grid point)
     # the kernel's least value of B_a on an interval ending at a is the brute force's
     for low, high, forward in ((a, 6.0, True), (0.0, a, False), (a, 2.0, True)):
-        start = int(np.searchsorted(line.breakpoints, low, side="right"))
-        stop = int(np.searchsorted(line.breakpoints, high, side="left"))
-        least, where = kernels.get("gibbs_bound")(
-            at.after if forward else at.before,
-            parts.pre_activation,
-            parts.pre_activation_rate,
-            at.dual_weights,
-            at.dual_weights_rate,
-            line.negative_slope,
-            line.order,
-            line.breakpoints,
-            start,
-            stop,
-            low,
-            high,
-            forward,
-        )
+        coefficients = at.after if forward else at.before
+        duals = (at.dual_weights, at.dual_weights_rate)
+        least, where = bound_sweep("numba", coefficients, parts, line, duals, low, high, forward)
         inside = (alphas >= low) & (alphas <= high)
         assert at.loss + least - at.offset <= bound[inside].min() + 1e-12
         assert at.loss + least - at.offset >= bound[inside].min() - 1e-5  # grid spacing 0.002

@@ -305,10 +305,8 @@ def gibbs_bound(
     for step in range(stop - start):
         index = start + step if forward else stop - 1 - step
         point = breakpoints[index]
-        if forward:
-            value, at = _quadratic_minimum(c0, c1, c2, edge, point)
-        else:
-            value, at = _quadratic_minimum(c0, c1, c2, point, edge)
+        left, right = (edge, point) if forward else (point, edge)
+        value, at = _quadratic_minimum(c0, c1, c2, left, right)
         if value < least:
             least, where = value, at
         i = order[index] // n_units
@@ -322,10 +320,8 @@ def gibbs_bound(
         c1 -= change * (z_rate * u + z0 * v)
         c2 += change * z_rate * v
         edge = point
-    if forward:
-        value, at = _quadratic_minimum(c0, c1, c2, edge, high)
-    else:
-        value, at = _quadratic_minimum(c0, c1, c2, low, edge)
+    left, right = (edge, high) if forward else (low, edge)
+    value, at = _quadratic_minimum(c0, c1, c2, left, right)
     if value < least:
         least, where = value, at
     return least, where
