@@ -344,3 +344,23 @@ def test_nonfinite_classifier_skips_the_step():
     line = Line(theta, direction, direction, math.nan, BatchObjective(net, X, y))
     assert rule.size(line) == 0.0
     assert rule.take_counts() == {"numerical": 1, "nonfinite": 1}
+
+
+@pytest.mark.parametrize(
+    "argument, value, error",
+    [
+        ("max_step", math.inf, ValueError),
+        ("max_step", 0.0, ValueError),
+        ("max_step", "far", TypeError),
+        ("grid_smallest", -1.0, ValueError),
+        ("tolerance", 0.0, ValueError),
+        ("max_evaluations", 2, ValueError),
+        ("max_evaluations", 2.5, TypeError),
+        ("backend", "cuda", ValueError),
+    ],
+)
+def test_bad_settings_of_the_softmax_search_are_named(argument, value, error):
+    net, theta, X, y, direction = classifier_problem(5, 2, (3,), 3, 0.0, 0.0, 0)
+    settings = {"max_step": 10.0, argument: value}
+    with pytest.raises(error, match=argument):
+        softmax_line_minimum(net.line(theta, direction, X, y), **settings)

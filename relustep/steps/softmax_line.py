@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from relustep import kernels
+from relustep._validation import check_float, check_int
 
 CERTIFICATE_TOLERANCE = 1e-12  # the certified gap, as a fraction of 1 + |q(0)|
 MAX_EVALUATIONS = 400  # tangents evaluated before the search gives up its certificate
@@ -278,6 +279,10 @@ def softmax_line_minimum(
     tangents do not suffice (never seen on the tested problems), the search returns the best
     step evaluated, uncertified.
     """
+    max_step = check_float(max_step, "max_step", low=0.0, low_inclusive=False)
+    grid_smallest = check_float(grid_smallest, "grid_smallest", low=0.0, low_inclusive=False)
+    tolerance = check_float(tolerance, "tolerance", low=0.0, low_inclusive=False)
+    max_evaluations = check_int(max_evaluations, "max_evaluations", low=3)
     line = PiecewiseSoftmaxLine(parts, max_step, backend)
     start = line.tangent(0.0)
     gap = tolerance * (1.0 + abs(start.loss))
