@@ -50,10 +50,15 @@ class NetworkLine:
         :math:`Z_0` and :math:`\dot Z` of the first layer.
     layers : list of (W, W_rate, b, b_rate)
         The layers above the first: :math:`W_l, \dot W_l, b_l, \dot b_l` for :math:`l \ge 2`.
+    output_weights, output_weights_rate, output_bias, output_bias_rate : ndarray
+        The last layer's :math:`W_L, \dot W_L, b_L, \dot b_L`.
     targets : ndarray
         ``y``.
     loss_name : {"square", "softmax"}
     negative_slope : float
+    scale : float
+        The factor of the summed per-row loss: :math:`1/(2n)` for the square loss (a sum of
+        squared residuals), :math:`1/n` for softmax cross-entropy.
     ridge : tuple of float
         :math:`(\rho_0, \rho_1, \rho_2)`.
     n_hidden_layers : int
@@ -88,6 +93,12 @@ class NetworkLine:
             (W, W_rate, b, b_rate)
             for (W, b), (W_rate, b_rate) in zip(parameters[1:], rates[1:], strict=True)
         ]
+        (
+            self.output_weights,
+            self.output_weights_rate,
+            self.output_bias,
+            self.output_bias_rate,
+        ) = self.layers[-1]
         self.targets = y
         self.loss_name = network.loss_name
         self.negative_slope = network.negative_slope
@@ -104,6 +115,7 @@ class NetworkLine:
                 0.5 * network.l2 * sum(float(np.vdot(R, R)) for R in weights_rate),
             )
         n_samples = len(X)
+        self.scale = 0.5 / n_samples if self.loss_name == "square" else 1.0 / n_samples
         self.setup_multiply_adds = 2 * n_samples * W1.size
         self.probe_multiply_adds = n_samples * sum(W.size for W, *_ in self.layers)
         self.forward_multiply_adds = n_samples * W1.size + self.probe_multiply_adds
@@ -112,33 +124,6 @@ class NetworkLine:
         )
         self._moved_activation = kernels.get("moved_activation", self.backend)
         self._hidden = np.empty_like(self.pre_activation)
-
-    @property
-    def output_weights(self) -> np.ndarray:
-        """:math:`W_L`, the last layer's weights."""
-        return self.layers[-1][0]
-
-    @property
-    def output_weights_rate(self) -> np.ndarray:
-        """:math:`\\dot W_L`."""
-        return self.layers[-1][1]
-
-    @property
-    def output_bias(self) -> np.ndarray:
-        """:math:`b_L`."""
-        return self.layers[-1][2]
-
-    @property
-    def output_bias_rate(self) -> np.ndarray:
-        """:math:`\\dot b_L`."""
-        return self.layers[-1][3]
-
-    @property
-    def scale(self) -> float:
-        """The factor of the summed per-row loss: :math:`1/(2n)` for the square loss (a sum of
-        squared residuals), :math:`1/n` for softmax cross-entropy."""
-        n_samples = len(self.pre_activation)
-        return 0.5 / n_samples if self.loss_name == "square" else 1.0 / n_samples
 
     def ridge_at(self, alpha: float) -> float:
         """The ridge term at :math:`\\theta - \\alpha d`."""
