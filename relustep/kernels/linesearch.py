@@ -1,7 +1,7 @@
 r"""The exact line search of a network with one ReLU layer and square loss: a sweep over the
 breakpoints of a piecewise quartic.
 
-Derived in relustep (METHODS section 4; the papers it is compared with do not contain it).
+Derived in relustep (the papers it is compared with do not contain it); the derivation is below.
 
 Moving all parameters along :math:`\theta - \alpha d` moves the hidden pre-activations on a
 straight line, :math:`Z(\alpha) = Z_0 - \alpha \dot Z`. While no pre-activation changes sign,

@@ -1,6 +1,8 @@
 r"""The exact steepest-descent step: the global minimum of the loss along the direction.
 
-Derived in relustep (METHODS section 4; the papers whose steps it scores do not contain it).
+Derived in relustep (the papers whose steps it scores do not contain it); the derivation is in
+:mod:`relustep.kernels.linesearch` (one layer, square loss) and :mod:`relustep.steps.softmax_line`
+(one layer, softmax).
 
 The search asks the objective for the network seen along the line (the capability ``"line"``
 of :mod:`relustep.objective`: :class:`relustep.models.line.NetworkLine` for a
