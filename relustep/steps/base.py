@@ -47,8 +47,10 @@ class Line:
         What is being minimised on this batch (see :mod:`relustep.objective`): it has
         ``loss(theta)``, ``loss_and_gradient(theta, gradient)``, ``capabilities`` and the methods
         those name.
-    n_probes : int
-        How many times :meth:`probe` has been called on this line.
+    n_probes : int or float
+        The forward passes spent on this line beyond the training pass: one per :meth:`probe`,
+        plus what a rule that asks the model for more (a frozen quadratic, the network along the
+        line) counts in forward-pass equivalents.
     """
 
     theta: np.ndarray
@@ -56,7 +58,7 @@ class Line:
     direction: np.ndarray
     loss: float
     objective: object = field(repr=False)
-    n_probes: int = field(default=0, init=False)
+    n_probes: float = field(default=0, init=False)
     _point: np.ndarray | None = field(default=None, init=False, repr=False)
 
     @cached_property
