@@ -5,6 +5,8 @@ the exit status instead of exiting, so that it can be called from Python and fro
 0 on success, 1 when training diverged or a data file or an output could not be read or written,
 2 for a wrong argument (an ``--out`` folder that cannot be written included), 130 after Ctrl-C.
 Every error is one line on stderr, and the output folder is checked before any long work.
+BLAS runs on the threads :func:`relustep._threads.chosen_blas_threads` chooses (one, unless
+``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from relustep import __version__, datasets, steps
+from relustep._threads import blas_threads, chosen_blas_threads
 from relustep.estimators.mlp import MLPClassifier, ReLURegressor
 from relustep.experiments import SECTIONS
 from relustep.objective import IncompatibleStepError
@@ -54,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_request:  # --help, --version and argument errors
         return int(exit_request.code or 0)
     try:
-        return arguments.run(arguments)
+        with blas_threads(chosen_blas_threads()):
+            return arguments.run(arguments)
     except CommandError as error:
         message = " ".join(str(error).splitlines())
         print(f"relustep {arguments.command}: error: {message}", file=sys.stderr)
