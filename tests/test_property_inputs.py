@@ -31,24 +31,24 @@ ESTIMATORS = {
         (3, 2), pretrain_epochs=1, batch_size=batch, dtype=dtype, **SMALL
     ),
 }
-DAMAGES = {  # what may be done to a well-formed X or y, at most two at a time
+DAMAGES = {  # what may be done to a well-formed X or y, at most two, applied in this order
     "X nan": lambda X, y, index: (_put(X, index, np.nan), y),
     "X inf": lambda X, y, index: (_put(X, index, -np.inf), y),
     "X huge": lambda X, y, index: (_put(X, index, 1e300), y),
     "X large": lambda X, y, index: (_put(X, index, 1e12), y),
-    "X empty": lambda X, y, index: (X[:0], y),
-    "X no features": lambda X, y, index: (X[:, :0], y),
-    "X rank 1": lambda X, y, index: (X[:, 0], y),
-    "X rank 3": lambda X, y, index: (X[:, :, None], y),
+    "y nan": lambda X, y, index: (X, _put(y.astype(float), index, np.nan)),
+    "y inf": lambda X, y, index: (X, _put(y.astype(float), index, np.inf)),
+    "y huge": lambda X, y, index: (X, _put(y.astype(float), index, 1e300)),
+    "y one class": lambda X, y, index: (X, np.zeros_like(y)),
     "X integers": lambda X, y, index: (np.round(X).astype(np.int64), y),
     "X booleans": lambda X, y, index: (X > 0.5, y),
     "X complex": lambda X, y, index: (X.astype(np.complex128), y),
     "X float32": lambda X, y, index: (X.astype(np.float32), y),
-    "y nan": lambda X, y, index: (X, _put(y.astype(float), index, np.nan)),
-    "y inf": lambda X, y, index: (X, _put(y.astype(float), index, np.inf)),
-    "y huge": lambda X, y, index: (X, _put(y.astype(float), index, 1e300)),
+    "X empty": lambda X, y, index: (X[:0], y),
+    "X no features": lambda X, y, index: (X[..., :0], y),
+    "X rank 1": lambda X, y, index: (X.ravel(), y),
+    "X rank 3": lambda X, y, index: (X[..., None], y),
     "y one short": lambda X, y, index: (X, y[:-1]),
-    "y one class": lambda X, y, index: (X, np.zeros_like(y)),
     "y rank 2": lambda X, y, index: (X, y[:, None]),
 }
 
@@ -73,7 +73,8 @@ def inputs(draw, name: str):
         y = np.arange(n_rows) % 3
     supervised = name in ("ReLURegressor", "MLPClassifier")
     damages = [key for key in DAMAGES if supervised or key.startswith("X")]
-    for damage in draw(st.lists(st.sampled_from(damages), max_size=2, unique=True)):
+    chosen = draw(st.lists(st.sampled_from(damages), max_size=2, unique=True))
+    for damage in sorted(chosen, key=damages.index):
         event(damage)
         with np.errstate(over="ignore", invalid="ignore"):
             X, y = DAMAGES[damage](X, y, draw(st.integers(0, 1000)))
