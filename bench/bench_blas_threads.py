@@ -33,8 +33,8 @@ from threadpoolctl import threadpool_info
 
 from relustep import datasets
 from relustep._threads import blas_threads, chosen_blas_threads
+from relustep.estimators.mlp import MLPClassifier
 from relustep.experiments.baselines import SIZES
-from relustep.models.mlp import MLPClassifier
 
 BUSY_LOOP = "while True: pass"
 

@@ -40,7 +40,7 @@ def main() -> None:
             report(f"classifier {rule} {dtype}", classifier, X, labels)
         analytic = relustep.ReLURegressor((6,), solver="analytic", **small)
         report(f"analytic solver {dtype}", analytic, X, y)
-        for step in (steps.Constant(0.01), steps.Golovko()):
+        for step in (steps.Constant(0.01), steps.Golovko(), steps.CoupledGaussNewton()):
             for batch_size in (10, 1):
                 for visible in ("sigmoid", "linear"):
                     rbm = {**small, "epochs": 2, "batch_size": batch_size, "visible": visible}

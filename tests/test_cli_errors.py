@@ -10,7 +10,7 @@ import pytest
 from relustep import cli
 from relustep.cli import main
 from relustep.datasets._loaders import data_folder
-from relustep.models.mlp import MLPClassifier, ReLURegressor
+from relustep.estimators.mlp import MLPClassifier, ReLURegressor
 
 TRAIN = ["train", "--dataset", "diabetes", "--epochs", "1"]
 

@@ -6,9 +6,9 @@ from threadpoolctl import threadpool_info
 
 from relustep import _threads
 from relustep.cli import main
+from relustep.estimators.mlp import ReLURegressor
 from relustep.experiments import SECTIONS
 from relustep.experiments.reproduce import reproduce
-from relustep.models.mlp import ReLURegressor
 
 
 def blas_thread_counts():
