@@ -244,12 +244,21 @@ def load_dataset(name: str) -> datasets.Dataset:
 
 
 def check_can_write(folder: Path, names: Sequence[str] = ()) -> None:
-    """Create ``folder`` if needed and check, before any long work, that files can be written in
-    it and that none of ``names`` in it is in the way (a folder or a read-only file)."""
+    """Check, before any long work and without writing anything, that ``folder`` can hold the
+    outputs: an existing folder takes a new file (tried with a temporary one), a missing one can
+    be created in its nearest existing parent, and none of ``names`` in it is in the way (a
+    folder or a read-only file)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        if existing == folder:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(f"{existing} is not writable")
     except OSError as error:
         reason = error.strerror or str(error)
         raise CommandError(f"argument --out: cannot write in {folder}: {reason}", 2) from None
@@ -342,6 +351,7 @@ def _report_scores(model, data) -> None:
 def _write_run(model, out: Path) -> None:
     from relustep.plot import new_figure, plot_losses, save_figure
 
+    out.mkdir(parents=True, exist_ok=True)
     model.history_.to_csv(out / "history_steps.csv", which="steps")
     model.history_.to_csv(out / "history_epochs.csv", which="epochs")
     figure, axes = new_figure()
