@@ -5,8 +5,8 @@ analytic solver's systems of a few hundred unknowns. Split over threads, each pr
 microseconds, and OpenBLAS's threads wait for one another at the end of every call. On a machine
 whose cores are busy with other jobs, a thread that has lost its core holds up the rest until
 the system gives the core back, for every product: ``bench/bench_blas_threads.py`` measured an
-MNIST baseline fit several times slower on OpenBLAS's default threads than on one, with two
-other processes keeping both cores busy. So relustep runs its training on one BLAS thread
+MNIST baseline fit 11 to 16 times slower on OpenBLAS's default two threads than on one (two runs,
+on two cores shared with other jobs, with and without two more processes keeping both busy). So relustep runs its training on one BLAS thread
 (:data:`SMALL_PRODUCT_THREADS`), unless the user chose a number through the usual environment
 variables (:data:`THREAD_VARIABLES`), which it then leaves alone.
 """
