@@ -43,7 +43,7 @@ DAMAGES = {  # what may be done to a well-formed X or y, at most two, applied in
     "X integers": lambda X, y, index: (np.round(X).astype(np.int64), y),
     "X booleans": lambda X, y, index: (X > 0.5, y),
     "X complex": lambda X, y, index: (X.astype(np.complex128), y),
-    "X float32": lambda X, y, index: (X.astype(np.float32), y),
+    "X float32": lambda X, y, index: (X if np.iscomplexobj(X) else X.astype(np.float32), y),
     "X empty": lambda X, y, index: (X[:0], y),
     "X no features": lambda X, y, index: (X[..., :0], y),
     "X rank 1": lambda X, y, index: (X.ravel(), y),
