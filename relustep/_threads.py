@@ -6,9 +6,10 @@ microseconds, and OpenBLAS's threads wait for one another at the end of every ca
 whose cores are busy with other jobs, a thread that has lost its core holds up the rest until
 the system gives the core back, for every product: ``bench/bench_blas_threads.py`` measured an
 MNIST baseline fit 11 to 16 times slower on OpenBLAS's default two threads than on one (two runs,
-on two cores shared with other jobs, with and without two more processes keeping both busy). So relustep runs its training on one BLAS thread
-(:data:`SMALL_PRODUCT_THREADS`), unless the user chose a number through the usual environment
-variables (:data:`THREAD_VARIABLES`), which it then leaves alone.
+on two cores shared with other jobs, with and without two more processes keeping both busy).
+So relustep runs its training on one BLAS thread (:data:`SMALL_PRODUCT_THREADS`), unless the user
+chose a number through the usual environment variables (:data:`THREAD_VARIABLES`), which it then
+leaves alone.
 """
 
 from __future__ import annotations

@@ -125,6 +125,8 @@ class BaseEstimator:
 
 
 DOCUMENT_KEYS = ("relustep_version", "estimator", "params", "fitted", "history")
+#: what reading a damaged or foreign file raises inside NumPy and zipfile
+ARCHIVE_ERRORS = (OSError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 def load(path: str | os.PathLike):
@@ -158,33 +160,30 @@ def load(path: str | os.PathLike):
 
 def _read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
     """The JSON document and the arrays of a model file; ``ValueError`` naming the file when it
-    cannot be read as one."""
+    cannot be read as one. (The file is opened here, so that it is closed whatever NumPy makes
+    of its contents.)"""
+    with open(path, "rb") as handle:
+        try:
+            data = np.load(handle, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    data = {name: data[name] for name in data.files}
+        except (ValueError, *ARCHIVE_ERRORS) as error:  # NumPy takes other files for pickles
+            reason = f"cut short or not an .npz archive ({type(error).__name__}: {error})"
+            raise ValueError(f"{path} is not a relustep model file: {reason}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a relustep model file: it is a single array")
+    if "config" not in data:
+        raise ValueError(f"{path} is not a relustep model file: it has no 'config' entry")
     try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):
-            raise ValueError("it is a single array, not an .npz archive")
-        with data:
-            if "config" not in data.files:
-                raise ValueError("it has no 'config' entry")
-            document = json.loads(str(data["config"]))
-            arrays = {name: data[name] for name in data.files if name != "config"}
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except (
-        OSError,
-        EOFError,
-        KeyError,
-        NotImplementedError,
-        zipfile.BadZipFile,
-        zlib.error,
-    ) as error:
-        reason = f"cut short or not an .npz archive ({type(error).__name__}: {error})"
-        raise ValueError(f"{path} is not a relustep model file: {reason}") from None
+        document = json.loads(str(data.pop("config")))
     except ValueError as error:
-        raise ValueError(f"{path} is not a relustep model file: {error}") from None
+        raise ValueError(
+            f"{path} is not a relustep model file: its 'config' is not JSON ({error})"
+        ) from None
     if not isinstance(document, dict):
         raise ValueError(f"{path} is not a relustep model file: its 'config' is not an object")
-    return document, arrays
+    return document, data
 
 
 def _rebuild(document: dict, arrays: dict[str, np.ndarray]):

@@ -31,6 +31,7 @@ def main() -> None:
     y = np.sin(X[:, 0]) + X[:, 1] * X[:, 2]
     labels = (X[:, 0] + X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)
     images = generator.random((40, 6))
+    print("relustep", relustep.__file__)
     print("rules", *steps.names())
     for dtype in ("float64", "float32"):
         small = {"epochs": 3, "batch_size": 10, "dtype": dtype, "random_state": 0}

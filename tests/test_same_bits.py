@@ -7,11 +7,15 @@ import pathlib
 import subprocess
 import sys
 
+import relustep
+
 FITS = pathlib.Path(__file__).with_name("same_bits_fits.py")
 
 
 def run_fits(disable_jit: str) -> subprocess.Popen:
-    environment = {**os.environ, "NUMBA_DISABLE_JIT": disable_jit}
+    source = str(pathlib.Path(relustep.__file__).parents[1])  # the relustep under test
+    search_path = os.pathsep.join(filter(None, [source, os.environ.get("PYTHONPATH")]))
+    environment = {**os.environ, "NUMBA_DISABLE_JIT": disable_jit, "PYTHONPATH": search_path}
     return subprocess.Popen(
         [sys.executable, str(FITS)],
         env=environment,
@@ -28,11 +32,12 @@ def test_every_step_rule_and_estimator_gives_the_same_bits_compiled_and_not():
         assert process.returncode == 0, errors
     compiled_lines = outputs[0][0].splitlines()
     interpreted_lines = outputs[1][0].splitlines()
-    rules = compiled_lines[0].split()[1:]  # the rules the script found
+    assert compiled_lines[0] == f"relustep {relustep.__file__}"
+    rules = compiled_lines[1].split()[1:]  # the rules the script found
     assert {"adam", "constant", "momentum", "qlab", "lqa", "exact", "golovko"} <= set(rules)
     # per dtype: two dense estimators per rule, the analytic solver, 13 RBMs, two autoencoders
     # and a deep one
-    assert len(compiled_lines) == 1 + 2 * (2 * len(rules) + 1 + 13 + 2 + 1)
+    assert len(compiled_lines) == 2 + 2 * (2 * len(rules) + 1 + 13 + 2 + 1)
     fitted = [line for line in compiled_lines if len(line.split()[-1]) == 64]
     assert len(fitted) > len(compiled_lines) // 2
     different = [(a, b) for a, b in zip(compiled_lines, interpreted_lines, strict=True) if a != b]
