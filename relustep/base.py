@@ -5,7 +5,12 @@ checked when ``fit`` starts; fitted state ends in ``_``; ``fit`` returns ``self`
 
 A saved estimator is one ``.npz`` file read with ``allow_pickle=False``: its arrays, plus a JSON
 document with the estimator's class and settings, the fitted scalars, the training history and the
-relustep version that wrote it.
+relustep version that wrote it. :meth:`BaseEstimator.save` writes a new file and renames it over the
+old one, so a crash while saving leaves the old file whole. :func:`load` trusts nothing in the
+file: it accepts only the entries and settings the named class has, rebuilds the network from
+the settings and checks every array's shape and dtype against it, refuses non-finite parameters,
+and reports any of these, or a file cut short or not a model at all, as one ``ValueError`` that
+names the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
 from relustep import steps
+from relustep._atomic import atomic_write
 from relustep._validation import check_array, check_dtype
 
 ESTIMATORS: dict[str, type] = {}
@@ -102,12 +110,36 @@ class BaseEstimator:
             "history": self.history_.to_json(),
         }
         arrays = {name: getattr(self, name) for name in self._array_attributes}
-        with open(path, "wb") as handle:
+        if not np.all(np.isfinite(self.parameters_)):
+            raise ValueError(
+                f"This {type(self).__name__} has non-finite parameters_; it is not saved "
+                "(relustep.load would refuse the file)"
+            )
+        with atomic_write(path, binary=True) as handle:
             np.savez(handle, config=np.array(json.dumps(document)), **arrays)
+
+    def _saved_array_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of each array in ``_array_attributes``, from the settings and the fitted
+        scalars alone (what :func:`load` checks a file's arrays against)."""
+        return {"parameters_": (self._make_network().layout.size,)}
+
+
+DOCUMENT_KEYS = ("relustep_version", "estimator", "params", "fitted", "history")
+#: what reading a damaged or foreign file raises inside NumPy and zipfile
+ARCHIVE_ERRORS = (OSError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 def load(path: str | os.PathLike):
     """Read an estimator written by ``save``; its predictions are identical to the original's.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and what is wrong, when it is not a whole relustep model file: not an
+        ``.npz`` archive, cut short, an entry or setting the estimator does not have (or lacks),
+        an array whose shape or dtype does not fit the settings, non-finite parameters.
+    OSError
+        When the file cannot be opened (``FileNotFoundError``, ``PermissionError``, ...).
 
     Examples
     --------
@@ -119,30 +151,101 @@ def load(path: str | os.PathLike):
     >>> bool(np.array_equal(relustep.load(path).predict(X), model.predict(X)))
     True
     """
+    document, arrays = _read_model_file(path)
+    try:
+        return _rebuild(document, arrays)
+    except (AttributeError, IndexError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path} is not a relustep model file: {error}") from None
+
+
+def _read_model_file(path) -> tuple[dict, dict[str, np.ndarray]]:
+    """The JSON document and the arrays of a model file; ``ValueError`` naming the file when it
+    cannot be read as one. (The file is opened here, so that it is closed whatever NumPy makes
+    of its contents.)"""
+    with open(path, "rb") as handle:
+        try:
+            data = np.load(handle, allow_pickle=False)
+            if isinstance(data, np.lib.npyio.NpzFile):
+                with data:
+                    data = {name: data[name] for name in data.files}
+        except (ValueError, *ARCHIVE_ERRORS) as error:  # NumPy takes other files for pickles
+            reason = f"cut short or not an .npz archive ({type(error).__name__}: {error})"
+            raise ValueError(f"{path} is not a relustep model file: {reason}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} is not a relustep model file: it is a single array")
+    if "config" not in data:
+        raise ValueError(f"{path} is not a relustep model file: it has no 'config' entry")
+    try:
+        document = json.loads(str(data.pop("config")))
+    except ValueError as error:
+        raise ValueError(
+            f"{path} is not a relustep model file: its 'config' is not JSON ({error})"
+        ) from None
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a relustep model file: its 'config' is not an object")
+    return document, data
+
+
+def _rebuild(document: dict, arrays: dict[str, np.ndarray]):
+    """The estimator described by a model file, after checking every entry against its class."""
     from relustep.history import History
 
-    with np.load(path, allow_pickle=False) as data:
-        if "config" not in data:
-            raise ValueError(f"{path} is not a relustep model file (it has no 'config' entry)")
-        document = json.loads(str(data["config"]))
-        arrays = {name: data[name] for name in data.files if name != "config"}
-    name = document.get("estimator")
+    _check_keys("the file's entries", document, DOCUMENT_KEYS)
+    name = document["estimator"]
     if name not in ESTIMATORS:
-        raise ValueError(f"{path} holds an unknown estimator {name!r}; known: {sorted(ESTIMATORS)}")
+        raise ValueError(f"unknown estimator {name!r}; known: {sorted(ESTIMATORS)}")
+    cls = ESTIMATORS[name]
+    params = _mapping(document["params"], "params")
+    unknown = sorted(set(params) - set(cls._param_names()))
+    if unknown:
+        raise ValueError(f"{name} has no setting {', '.join(map(repr, unknown))}")
     params = {
-        key: tuple(value) if isinstance(value, list) else value
-        for key, value in document["params"].items()
+        key: tuple(value) if isinstance(value, list) else value for key, value in params.items()
     }
     if isinstance(params.get("step"), dict):
         params["step"] = steps.get(params["step"])
-    estimator = ESTIMATORS[name](**params)
-    for key, value in document["fitted"].items():
-        setattr(estimator, key, tuple(value) if isinstance(value, list) else value)
+    estimator = cls(**params)
+    fitted = _mapping(document["fitted"], "fitted")
+    _check_keys(f"the fitted values of {name}", fitted, cls._scalar_attributes)
+    for key, value in fitted.items():
+        if key != "loss_" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"fitted {key} must be an int >= 0, got {value!r}")
+        if key == "loss_" and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ValueError(f"fitted loss_ must be a number, got {value!r}")
+        setattr(estimator, key, value)
+    _check_keys(f"the arrays of {name}", arrays, cls._array_attributes)
+    for key, shape in estimator._saved_array_shapes().items():
+        if arrays[key].shape != shape:
+            raise ValueError(f"{key} has shape {arrays[key].shape}; the settings give {shape}")
+    parameters = arrays["parameters_"]
+    dtype = check_dtype(estimator.dtype)
+    if parameters.dtype != dtype:
+        raise ValueError(f"parameters_ has dtype {parameters.dtype}; the settings give {dtype}")
+    if not np.all(np.isfinite(parameters)):
+        raise ValueError("parameters_ has non-finite values")
     for key, value in arrays.items():
         setattr(estimator, key, value)
-    estimator.history_ = History.from_json(document["history"])
+    estimator.history_ = History.from_json(_mapping(document["history"], "history"))
     estimator._after_load()
     return estimator
+
+
+def _mapping(value, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be an object, got {type(value).__name__}")
+    return value
+
+
+def _check_keys(what: str, found, expected) -> None:
+    """``found`` (a mapping) must have exactly the keys ``expected``."""
+    missing = sorted(set(expected) - set(found))
+    unknown = sorted(set(found) - set(expected))
+    if missing or unknown:
+        raise ValueError(
+            f"{what} must be {sorted(expected)}"
+            + (f"; missing {missing}" if missing else "")
+            + (f"; unknown {unknown}" if unknown else "")
+        )
 
 
 def _same(value, default) -> bool:

@@ -2,23 +2,39 @@
 
 Run ``relustep --help`` (or ``python -m relustep --help``) for the options. :func:`main` returns
 the exit status instead of exiting, so that it can be called from Python and from tests:
-0 on success, 1 when training diverged, 2 for a wrong argument, 130 after Ctrl-C.
+0 on success, 1 when training diverged or a data file or an output could not be read or written,
+2 for a wrong argument (an ``--out`` folder that cannot be written included), 130 after Ctrl-C.
+Every error is one line on stderr, and the output folder is checked before any long work.
+BLAS runs on the threads :func:`relustep._threads.chosen_blas_threads` chooses (one, unless
+``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS`` or ``MKL_NUM_THREADS`` is set).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from relustep import __version__, datasets, steps
+from relustep._threads import blas_threads, chosen_blas_threads
 from relustep.estimators.mlp import MLPClassifier, ReLURegressor
 from relustep.experiments import SECTIONS
 from relustep.objective import IncompatibleStepError
 from relustep.train import DivergenceError
 
 INTERRUPTED = 130  # the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
+TRAIN_OUTPUTS = ("history_steps.csv", "history_epochs.csv", "loss.png", "model.npz")
+
+
+class CommandError(Exception):
+    """A failure the command line reports as one line on stderr, with its exit ``status``."""
+
+    def __init__(self, message: str, status: int = 1):
+        super().__init__(message)
+        self.status = status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -32,14 +48,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 1 if training diverged, 2 for a wrong argument, 130 after Ctrl-C.
+        0 on success, 1 if training diverged or a file could not be read or written, 2 for a
+        wrong argument, 130 after Ctrl-C.
     """
     parser = build_parser()
     try:
         arguments = parser.parse_args(argv)
     except SystemExit as exit_request:  # --help, --version and argument errors
         return int(exit_request.code or 0)
-    return arguments.run(arguments)
+    try:
+        with blas_threads(chosen_blas_threads()):
+            return arguments.run(arguments)
+    except CommandError as error:
+        message = " ".join(str(error).splitlines())
+        print(f"relustep {arguments.command}: error: {message}", file=sys.stderr)
+        return error.status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,10 +235,43 @@ def hidden_sizes(text: str) -> tuple[int, ...]:
     return sizes
 
 
+def load_dataset(name: str) -> datasets.Dataset:
+    """:func:`relustep.datasets.load`, with a missing or damaged file as a :class:`CommandError`."""
+    try:
+        return datasets.load(name)
+    except (OSError, ValueError) as error:
+        raise CommandError(f"cannot read the dataset {name}: {error}") from None
+
+
+def check_can_write(folder: Path, names: Sequence[str] = ()) -> None:
+    """Check, before any long work and without writing anything, that ``folder`` can hold the
+    outputs: an existing folder takes a new file (tried with a temporary one), a missing one can
+    be created in its nearest existing parent, and none of ``names`` in it is in the way (a
+    folder or a read-only file)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        if existing == folder:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        elif not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(f"{existing} is not writable")
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CommandError(f"argument --out: cannot write in {folder}: {reason}", 2) from None
+    for name in names:
+        path = folder / name
+        if path.is_dir() or (path.exists() and not os.access(path, os.W_OK)):
+            raise CommandError(f"argument --out: cannot overwrite {path}", 2)
+
+
 def list_datasets(arguments: argparse.Namespace) -> int:
     """``relustep datasets``: one line per shipped dataset."""
     for name in datasets.names():
-        data = datasets.load(name)
+        data = load_dataset(name)
         print(
             f"{name:<14} {data.task:<15} train {str(data.X_train.shape):<12} "
             f"test {str(data.X_test.shape):<12} {data.licence}"
@@ -242,7 +298,9 @@ def train_network(arguments: argparse.Namespace) -> int:
     except ValueError as error:  # a learning rate or momentum out of range
         print(f"relustep train: error: {error}", file=sys.stderr)
         return 2
-    data = datasets.load(arguments.dataset)
+    data = load_dataset(arguments.dataset)
+    out = arguments.out or Path("runs") / f"{arguments.dataset}-{arguments.step}"
+    check_can_write(out, TRAIN_OUTPUTS)
     estimator = ReLURegressor if data.task == "regression" else MLPClassifier
     model = estimator(
         arguments.hidden,
@@ -252,7 +310,6 @@ def train_network(arguments: argparse.Namespace) -> int:
         random_state=arguments.seed,
         verbose=True,
     )
-    out = arguments.out or Path("runs") / f"{arguments.dataset}-{arguments.step}"
     status = 0
     try:
         model.fit(data.X_train, data.y_train, validation_data=(data.X_test, data.y_test))
@@ -267,7 +324,10 @@ def train_network(arguments: argparse.Namespace) -> int:
         status = INTERRUPTED
     if hasattr(model, "history_"):
         _report_scores(model, data)
-        _write_run(model, out)
+        try:
+            _write_run(model, out)
+        except (OSError, ValueError) as error:
+            raise CommandError(f"cannot write the outputs in {out}: {error}") from None
         print(f"wrote {out}/")
     return status
 
@@ -306,6 +366,9 @@ def reproduce_sections(arguments: argparse.Namespace) -> int:
     """``relustep reproduce``: run the sections, write the report, print the summary table."""
     from relustep.experiments.reproduce import reproduce
 
+    check_can_write(arguments.out)
+    for name in datasets.names():  # a damaged data file stops the run now, not in an hour
+        load_dataset(name)
     try:
         report, summary = reproduce(
             arguments.out,
@@ -322,6 +385,8 @@ def reproduce_sections(arguments: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return INTERRUPTED
+    except OSError as error:  # a data file missing or unreadable, a disk full
+        raise CommandError(str(error)) from None
     print(f"\n{summary}\n\nreport: {report} (and {report.with_suffix('.html')})")
     return 0
 

@@ -86,7 +86,9 @@ def minimize(
     scipy.optimize.OptimizeResult
         ``x``, ``fun``, ``jac`` (the gradient at ``x``), ``nit`` (steps taken), ``nfev``
         (calls of ``fun``), ``success``, ``message`` and ``history`` (a
-        :class:`~relustep.history.History`; here ``n_forward`` counts calls of ``fun``).
+        :class:`~relustep.history.History`; here ``n_forward`` counts calls of ``fun``). When
+        ``x``, ``fun`` or ``jac`` is not finite at the returned point, ``success`` is false and
+        ``message`` starts with "failed" and names them.
 
     Examples
     --------
@@ -123,6 +125,14 @@ def minimize(
     success = math.sqrt(float(gradient @ gradient)) <= gtol
     if success:
         message = f"gradient norm at most gtol={gtol}"
+    non_finite = [
+        name
+        for name, values in (("x", x), ("fun", value), ("jac", gradient))
+        if not np.all(np.isfinite(values))
+    ]
+    if non_finite:
+        success = False
+        message = f"failed: {', '.join(non_finite)} not finite at the returned point ({message})"
     history.record_epoch(value, math.nan, time.perf_counter() - started)
     return OptimizeResult(
         x=x,

@@ -112,3 +112,21 @@ def test_fun_returning_the_wrong_thing_is_explained():
         relustep.minimize(lambda x: float(x @ x), [1.0])
     with pytest.raises(ValueError, match="gradient"):
         relustep.minimize(lambda x: (float(x @ x), np.ones(5)), [1.0])
+
+
+def nan_gradient(x):
+    return 1.0, np.full_like(x, np.nan)
+
+
+def test_a_non_finite_returned_point_is_a_failure_not_maxiter():
+    result = relustep.minimize(nan_gradient, [1.0, 2.0, 3.0], "constant", maxiter=5)
+    assert not result.success
+    assert result.message.startswith("failed")
+    assert "jac" in result.message
+    if not np.all(np.isfinite(result.x)):
+        assert "x" in result.message.split("not finite")[0]
+
+
+def test_a_finite_run_that_stops_at_maxiter_says_so():
+    result = relustep.minimize(bowl, [1.0, 1.0], "constant", args=(np.ones(2),), maxiter=2)
+    assert not result.success and result.message == "reached maxiter=2"

@@ -409,6 +409,9 @@ class MLPClassifier(_DenseNetworkEstimator):
     def _n_network_outputs(self) -> int:
         return len(self.classes_)
 
+    def _saved_array_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {**super()._saved_array_shapes(), "classes_": (self.n_outputs_,)}
+
     def _encode_targets(self, y, name: str) -> np.ndarray:
         labels = _check_labels(y, name)
         index = np.searchsorted(self.classes_, labels)

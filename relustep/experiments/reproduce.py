@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from relustep._threads import blas_threads, chosen_blas_threads
 from relustep._validation import check_choice, check_int
 from relustep.experiments import SECTIONS
 from relustep.experiments._store import load_rows, save_rows
@@ -57,9 +58,10 @@ def run_and_store(
     one seed and store its rows; the unit of work of :func:`reproduce`."""
     import relustep
 
-    rows = importlib.import_module(module).run(
-        size=size, seeds=(seed,), progress=progress, out_dir=out_dir
-    )
+    with blas_threads(chosen_blas_threads()):  # also in a worker process
+        rows = importlib.import_module(module).run(
+            size=size, seeds=(seed,), progress=progress, out_dir=out_dir
+        )
     path = result_path(Path(out_dir), name, size, seed)
     save_rows(path, rows, _meta(name, size, seed, relustep.__version__))
     return name

@@ -34,7 +34,7 @@ def relu_backward(delta: np.ndarray, activation: np.ndarray, negative_slope: flo
     for i in range(rows):
         for j in range(cols):
             if activation[i, j] <= 0:
-                delta[i, j] *= negative_slope
+                delta[i, j] = np.float64(delta[i, j]) * negative_slope
 
 
 def square_loss_numpy(output: np.ndarray, target: np.ndarray, gradient: np.ndarray) -> float:
@@ -54,7 +54,7 @@ def square_loss(output: np.ndarray, target: np.ndarray, gradient: np.ndarray) ->
     scale = 1.0 / rows
     for i in range(rows):
         for j in range(cols):
-            residual = output[i, j] - target[i, j]
+            residual = np.float64(output[i, j]) - np.float64(target[i, j])
             total += residual * residual
             gradient[i, j] = residual * scale
     return 0.5 * total / rows
@@ -86,16 +86,15 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray, gradient: np.n
     total = 0.0
     scale = 1.0 / rows
     for i in range(rows):
-        largest = logits[i, 0]
+        largest = np.float64(logits[i, 0])
         for j in range(1, cols):
-            if logits[i, j] > largest:
-                largest = logits[i, j]
+            largest = max(largest, np.float64(logits[i, j]))
         normaliser = 0.0
         for j in range(cols):
-            normaliser += math.exp(logits[i, j] - largest)
+            normaliser += math.exp(np.float64(logits[i, j]) - largest)
         log_normaliser = math.log(normaliser)
-        total += log_normaliser - (logits[i, labels[i]] - largest)
+        total += log_normaliser - (np.float64(logits[i, labels[i]]) - largest)
         for j in range(cols):
-            gradient[i, j] = math.exp(logits[i, j] - largest - log_normaliser) * scale
-        gradient[i, labels[i]] -= scale
+            gradient[i, j] = math.exp(np.float64(logits[i, j]) - largest - log_normaliser) * scale
+        gradient[i, labels[i]] = np.float64(gradient[i, labels[i]]) - scale
     return total / rows

@@ -112,20 +112,21 @@ def transfer(pre, noise, kind, out, slope):
     sampled = noise.size > 0
     for i in range(rows):
         for j in range(cols):
-            s = pre[i, j]
+            s = np.float64(pre[i, j])
             if kind == LINEAR:
                 out[i, j] = s
                 slope[i, j] = 1.0
             elif kind == RELU or kind == NRELU:
                 if kind == NRELU and sampled:
-                    s = s + math.sqrt(1.0 / (1.0 + slope[i, j])) * noise[i, j]
+                    noise_scale = math.sqrt(1.0 / (1.0 + np.float64(slope[i, j])))
+                    s = s + noise_scale * np.float64(noise[i, j])
                     pre[i, j] = s
                 out[i, j] = s if s > 0 else 0.0
                 slope[i, j] = 1.0 if s > 0 else 0.0
             else:
-                probability = 1.0 / (1.0 + slope[i, j])
+                probability = 1.0 / (1.0 + np.float64(slope[i, j]))
                 if sampled:
-                    out[i, j] = 1.0 if noise[i, j] < probability else 0.0
+                    out[i, j] = 1.0 if np.float64(noise[i, j]) < probability else 0.0
                 else:
                     out[i, j] = probability
                 slope[i, j] = probability * (1.0 - probability)
@@ -154,7 +155,7 @@ def local_errors(current, previous, slope, masked, direction):
     for i in range(rows):
         for j in range(cols):
             error = current[i, j] - previous[i, j]
-            total += error * error
+            total += np.float64(error * error)
             direction[i, j] = error * slope[i, j] if masked else error
     return 0.5 * total
 
@@ -185,8 +186,8 @@ def golovko_sums(current, previous, slope, moves):
     for i in range(rows):
         for j in range(cols):
             weighted = slope[i, j] * moves[i, j]
-            numerator += (current[i, j] - previous[i, j]) * weighted
-            denominator += weighted * weighted
+            numerator += np.float64((current[i, j] - previous[i, j]) * weighted)
+            denominator += np.float64(weighted * weighted)
     return numerator, denominator
 
 
@@ -202,7 +203,7 @@ def zero_crossings(pre, moves, alpha):
     count = 0
     for i in range(rows):
         for j in range(cols):
-            if (pre[i, j] > 0) != (pre[i, j] - alpha * moves[i, j] > 0):
+            if (pre[i, j] > 0) != (np.float64(pre[i, j]) - alpha * np.float64(moves[i, j]) > 0):
                 count += 1
     return count
 
@@ -307,7 +308,7 @@ def _transfer_vector(pre, kind, out, slope):
     derivative is taken from its state, :math:`\sigma(1-\sigma)`, so that each unit costs one
     exponential."""
     for j in range(pre.shape[0]):
-        s = pre[j]
+        s = np.float64(pre[j])
         if kind == RELU:
             out[j] = s if s > 0 else 0.0
             slope[j] = 1.0 if s > 0 else 0.0
@@ -379,11 +380,11 @@ def online_epoch(
         for p in range(1, k + 1):
             for j in range(m):
                 gamma = ys[p, j] - ys[p - 1, j]
-                loss += gamma * gamma
+                loss += np.float64(gamma * gamma)
                 d_h[p, j] = gamma * slope_h[p, j] if masked else gamma
             for i in range(n):
                 error = xs[p, i] - xs[p - 1, i]
-                loss += error * error
+                loss += np.float64(error * error)
                 d_v[p, i] = error * slope_v[p, i] if masked else error
         losses[t] = 0.5 * loss
         alpha = lr
@@ -397,8 +398,8 @@ def online_epoch(
                         gram_x[p, q] = 0.0
                         gram_y[p, q] = 0.0
                     else:
-                        gram_x[p, q] = np.dot(xs[p], xs[q]) + 1.0
-                        gram_y[p, q] = np.dot(ys[p - 1], ys[q - 1]) + 1.0
+                        gram_x[p, q] = np.float64(np.dot(xs[p], xs[q])) + 1.0
+                        gram_y[p, q] = np.float64(np.dot(ys[p - 1], ys[q - 1])) + 1.0
             numerator = 0.0
             denominator = 0.0
             for p in range(1, k + 1):
@@ -409,22 +410,24 @@ def online_epoch(
                     moves_v[p] += gram_y[p, q] * d_v[q]
                 for j in range(m):
                     weighted = slope_h[p, j] * moves_h[p, j]
-                    numerator += (ys[p, j] - ys[p - 1, j]) * weighted
-                    denominator += weighted * weighted
+                    numerator += np.float64((ys[p, j] - ys[p - 1, j]) * weighted)
+                    denominator += np.float64(weighted * weighted)
                 for i in range(n):
                     weighted = slope_v[p, i] * moves_v[p, i]
-                    numerator += (xs[p, i] - xs[p - 1, i]) * weighted
-                    denominator += weighted * weighted
+                    numerator += np.float64((xs[p, i] - xs[p - 1, i]) * weighted)
+                    denominator += np.float64(weighted * weighted)
             alpha, status = frozen_step(numerator, denominator)
             for p in range(1, k + 1):
                 if hidden_kind == RELU:
                     for j in range(m):
-                        if (pre_h[p, j] > 0) != (pre_h[p, j] - alpha * moves_h[p, j] > 0):
+                        moved = np.float64(pre_h[p, j]) - alpha * np.float64(moves_h[p, j])
+                        if (pre_h[p, j] > 0) != (moved > 0):
                             crossed += 1
                     counted += m
                 if visible_kind == RELU:
                     for i in range(n):
-                        if (pre_v[p, i] > 0) != (pre_v[p, i] - alpha * moves_v[p, i] > 0):
+                        moved = np.float64(pre_v[p, i]) - alpha * np.float64(moves_v[p, i])
+                        if (pre_v[p, i] > 0) != (moved > 0):
                             crossed += 1
                     counted += n
         step_sizes[t] = alpha

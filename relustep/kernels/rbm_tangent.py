@@ -82,8 +82,8 @@ def transfer_tangent(pre, pre_tangent, noise, kind, out, out_tangent):
     sampled = noise.size > 0
     for i in range(rows):
         for j in range(cols):
-            s = pre[i, j]
-            rate = pre_tangent[i, j]
+            s = np.float64(pre[i, j])
+            rate = np.float64(pre_tangent[i, j])
             if kind == LINEAR:
                 out[i, j] = s
                 out_tangent[i, j] = rate
@@ -92,8 +92,9 @@ def transfer_tangent(pre, pre_tangent, noise, kind, out, out_tangent):
                 if kind == NRELU and sampled:
                     probability = 1.0 / (1.0 + math.exp(-s))
                     scale = math.sqrt(probability)
-                    rate = rate * (1.0 + 0.5 * noise[i, j] * scale * (1.0 - probability))
-                    s = s + scale * noise[i, j]
+                    nu = np.float64(noise[i, j])
+                    rate = rate * (1.0 + 0.5 * nu * scale * (1.0 - probability))
+                    s = s + scale * nu
                     pre[i, j] = s
                     pre_tangent[i, j] = rate
                 out[i, j] = s if s > 0 else 0.0
@@ -101,7 +102,7 @@ def transfer_tangent(pre, pre_tangent, noise, kind, out, out_tangent):
                 continue
             probability = 1.0 / (1.0 + math.exp(-s))
             if sampled:
-                out[i, j] = 1.0 if noise[i, j] < probability else 0.0
+                out[i, j] = 1.0 if np.float64(noise[i, j]) < probability else 0.0
                 out_tangent[i, j] = 0.0
             else:
                 out[i, j] = probability

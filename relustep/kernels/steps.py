@@ -37,19 +37,19 @@ def adam_direction_numpy(
     first_moment += (1.0 - beta1) * gradient
     second_moment *= beta2
     second_moment += (1.0 - beta2) * gradient * gradient
-    scale1 = 1.0 / (1.0 - beta1**step_number)
-    scale2 = 1.0 / math.sqrt(1.0 - beta2**step_number)
+    scale1 = 1.0 / (1.0 - math.pow(beta1, float(step_number)))
+    scale2 = 1.0 / math.sqrt(1.0 - math.pow(beta2, float(step_number)))
     np.divide(first_moment * scale1, np.sqrt(second_moment) * scale2 + epsilon, out=out)
 
 
 @jit
 def adam_direction(gradient, first_moment, second_moment, beta1, beta2, epsilon, step_number, out):
-    scale1 = 1.0 / (1.0 - beta1**step_number)
-    scale2 = 1.0 / math.sqrt(1.0 - beta2**step_number)
+    scale1 = 1.0 / (1.0 - math.pow(beta1, float(step_number)))
+    scale2 = 1.0 / math.sqrt(1.0 - math.pow(beta2, float(step_number)))
     for i in range(gradient.shape[0]):
-        g = gradient[i]
-        m = beta1 * first_moment[i] + (1.0 - beta1) * g
-        v = beta2 * second_moment[i] + (1.0 - beta2) * g * g
+        g = np.float64(gradient[i])
+        m = beta1 * np.float64(first_moment[i]) + (1.0 - beta1) * g
+        v = beta2 * np.float64(second_moment[i]) + (1.0 - beta2) * g * g
         first_moment[i] = m
         second_moment[i] = v
         out[i] = (m * scale1) / (math.sqrt(v) * scale2 + epsilon)
@@ -80,9 +80,10 @@ def momentum_direction_numpy(
 @jit
 def momentum_direction(gradient, velocity, momentum, nesterov, out):
     for i in range(gradient.shape[0]):
-        u = momentum * velocity[i] + gradient[i]
+        g = np.float64(gradient[i])
+        u = momentum * np.float64(velocity[i]) + g
         velocity[i] = u
-        out[i] = gradient[i] + momentum * u if nesterov else u
+        out[i] = g + momentum * u if nesterov else u
 
 
 def step_into_numpy(
@@ -103,9 +104,9 @@ def step_into_numpy(
 def step_into(out, theta, alpha, direction):
     finite = True
     for i in range(theta.shape[0]):
-        value = theta[i] - alpha * direction[i]
+        value = np.float64(theta[i]) - alpha * np.float64(direction[i])
         out[i] = value
-        finite &= math.isfinite(value)
+        finite &= math.isfinite(out[i])
     return finite
 
 

@@ -212,14 +212,14 @@ def gram_from_sums(sums, row_sum, negative_slope, output_gram, units, gram):
         j = units[first]
         for second in range(first, k):
             other = units[second]
-            scale = output_gram[j, other]
+            scale = np.float64(output_gram[j, other])
             t = 0
             for a in range(p):
                 for b in range(a, p):
-                    value = both * sums[j, other, t]
+                    value = both * np.float64(sums[j, other, t])
                     if slope != 0.0:
-                        value += one * (sums[j, j, t] + sums[other, other, t])
-                        value += neither * row_sum[t]
+                        value += one * np.float64(sums[j, j, t] + sums[other, other, t])
+                        value += neither * np.float64(row_sum[t])
                     value *= scale
                     gram[first * p + a, second * p + b] = value
                     gram[first * p + b, second * p + a] = value

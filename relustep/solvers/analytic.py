@@ -129,12 +129,11 @@ A. Barbu (2023). Training a two-layer ReLU network analytically (only the abstra
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from relustep import kernels, steps
+from relustep import _threads, kernels, steps
 from relustep._validation import (
     check_array,
     check_choice,
@@ -483,7 +482,7 @@ def solve(
         rng=rng if reinitialize_dead else None,
     )
     task = Iterations(solver, network, theta, hidden_step, tol, validation)
-    with _blas_threads(blas_threads):
+    with _threads.blas_threads(blas_threads):
         try:
             run_epochs(
                 task,
@@ -701,15 +700,3 @@ def _check_memory(shape, network, hidden_step, backend, itemsize, max_memory) ->
 
 def _megabytes(n_bytes: int) -> str:
     return f"{n_bytes / 1e6:.3g} MB"
-
-
-@contextlib.contextmanager
-def _blas_threads(threads: int | None):
-    """Limit BLAS and LAPACK to ``threads`` inside the block (``None``: leave them alone)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=threads, user_api="blas"):
-        yield
