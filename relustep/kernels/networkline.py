@@ -72,7 +72,7 @@ def moved_activation(pre_activation, pre_activation_rate, alpha, negative_slope,
     rows, cols = out.shape
     for i in range(rows):
         for j in range(cols):
-            z = pre_activation[i, j] - alpha * pre_activation_rate[i, j]
+            z = np.float64(pre_activation[i, j]) - alpha * np.float64(pre_activation_rate[i, j])
             out[i, j] = max(z, negative_slope * z)
     return out
 
@@ -227,7 +227,7 @@ def crossings(pre_activation, pre_activation_rate):
     largest = np.finfo(np.float64).max
     for i in range(pre_activation.shape[0]):
         for j in range(pre_activation.shape[1]):
-            z0, z_rate = pre_activation[i, j], pre_activation_rate[i, j]
+            z0, z_rate = np.float64(pre_activation[i, j]), np.float64(pre_activation_rate[i, j])
             on_at_zero[i, j] = z0 > 0.0 or (z0 == 0.0 and z_rate < 0.0)
             crossing[i, j] = math.inf
             if z_rate != 0.0 and 0.0 < z0 / z_rate <= largest:
@@ -251,8 +251,8 @@ def tangent_sums(
     after0 = after1 = after2 = before0 = before1 = before2 = 0.0
     for i in range(n_samples):
         for j in range(n_units):
-            z0, z_rate = pre_activation[i, j], pre_activation_rate[i, j]
-            u, v = dual_weights[i, j], dual_weights_rate[i, j]
+            z0, z_rate = np.float64(pre_activation[i, j]), np.float64(pre_activation_rate[i, j])
+            u, v = np.float64(dual_weights[i, j]), np.float64(dual_weights_rate[i, j])
             moved = z0 - alpha * z_rate
             value += max(moved, negative_slope * moved) * (u - alpha * v)
             t0, t1, t2 = z0 * u, -(z_rate * u + z0 * v), z_rate * v
@@ -311,11 +311,11 @@ def gibbs_bound(
             least, where = value, at
         i = order[index] // n_units
         j = order[index] - i * n_units
-        z0, z_rate = pre_activation[i, j], pre_activation_rate[i, j]
+        z0, z_rate = np.float64(pre_activation[i, j]), np.float64(pre_activation_rate[i, j])
         change = negative_slope - 1.0 if z_rate > 0.0 else 1.0 - negative_slope
         if not forward:  # going down, the unit's change is undone
             change = -change
-        u, v = dual_weights[i, j], dual_weights_rate[i, j]
+        u, v = np.float64(dual_weights[i, j]), np.float64(dual_weights_rate[i, j])
         c0 += change * z0 * u
         c1 -= change * (z_rate * u + z0 * v)
         c2 += change * z_rate * v
