@@ -151,9 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--seeds",
         type=int_at_least(1),
-        default=1,
+        default=3,
         metavar="N",
-        help="runs per experiment, seeds 0 to N-1 (default: 1)",
+        help="runs per experiment, seeds 0 to N-1; a claim needs 3 to be judged (default: 3)",
     )
     reproduce.add_argument(
         "--only",
@@ -164,10 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument(
         "--jobs",
         type=jobs_count,
-        default=1,
+        default=-1,
         metavar="N",
         help="processes for the runs of different sections and seeds; -1 for every core "
-        "(default: 1)",
+        "(default: -1)",
     )
     reproduce.add_argument(
         "--force", action="store_true", help="recompute results already stored in DIR/results"

@@ -32,6 +32,9 @@ X_AXES = {
     "passes": "forward + backward passes",
 }
 LOSSES = ("train_loss", "val_loss")
+MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")  # one per curve, so that curves
+# lying on top of each other stay visible
+SMOOTHING = 0.02  # the step-size trace's running median spans this fraction of the steps
 
 
 def epoch_positions(history: History, x: str = "epochs") -> np.ndarray:
@@ -91,8 +94,15 @@ def plot_losses(
     """
     check_choice(which, "which", LOSSES)
     ax = _axes(ax)
-    for label, history in histories.items():
-        ax.plot(epoch_positions(history, x), history["epochs"][which], marker=".", label=label)
+    for index, (label, history) in enumerate(histories.items()):
+        ax.plot(
+            epoch_positions(history, x),
+            history["epochs"][which],
+            marker=MARKERS[index % len(MARKERS)],
+            markersize=4,
+            markerfacecolor="none",
+            label=label,
+        )
     ax.set_xlabel(X_AXES[x])
     ax.set_ylabel(which.replace("_", " "))
     if x == "epochs":
@@ -104,7 +114,8 @@ def plot_losses(
 
 
 def plot_step_sizes(histories: dict[str, History], ax=None):
-    r"""Draw the step size :math:`\alpha` of every step of each run, one curve per label.
+    r"""Draw the step size :math:`\alpha` of every step of each run on a log axis: the steps as
+    faint points and their running median as a line, one colour per label.
 
     Parameters
     ----------
@@ -116,13 +127,83 @@ def plot_step_sizes(histories: dict[str, History], ax=None):
     Returns
     -------
     matplotlib.figure.Figure
+
+    Notes
+    -----
+    Online runs take thousands of steps whose sizes scatter over decades; drawn as one line they
+    fill the panel. The running median over ``SMOOTHING`` of the steps shows the trend, and the
+    points the spread. Steps of size zero (a step the rule refused) cannot be drawn on a log
+    axis and are left out.
     """
     ax = _axes(ax)
-    for label, history in histories.items():
-        ax.plot(np.arange(1, len(history) + 1), history["step_size"], label=label)
+    for index, (label, history) in enumerate(histories.items()):
+        sizes = np.asarray(history["step_size"], dtype=float)
+        steps = np.arange(1, len(sizes) + 1)
+        shown = np.isfinite(sizes) & (sizes > 0)
+        if not shown.any():
+            continue
+        (points,) = ax.plot(
+            steps[shown], sizes[shown], linestyle="none", marker=".", markersize=2, alpha=0.25
+        )
+        ax.plot(
+            steps[shown],
+            running_median(sizes[shown], max(1, int(SMOOTHING * shown.sum()))),
+            color=points.get_color(),
+            marker=MARKERS[index % len(MARKERS)],
+            markevery=max(1, shown.sum() // 8),
+            markerfacecolor="none",
+            label=label,
+        )
     ax.set_xlabel("step")
     ax.set_ylabel("step size")
     _finish(ax, logy=True)
+    return ax.figure
+
+
+def running_median(values: np.ndarray, window: int) -> np.ndarray:
+    """The median of each value and the ``window - 1`` values before it (fewer at the start)."""
+    values = np.asarray(values, dtype=float)
+    if window <= 1:
+        return values.copy()
+    padded = np.concatenate([np.full(window - 1, np.nan), values])
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window)
+    return np.nanmedian(windows, axis=1)
+
+
+def filter_mosaic(filters: np.ndarray, shape: tuple[int, int] | None = None, ax=None, gap: int = 1):
+    """Draw each row of ``filters`` as a small image, in a square grid with ``gap`` blank pixels
+    between the tiles; each tile is scaled by its own largest absolute weight.
+
+    Parameters
+    ----------
+    filters : ndarray, shape (n_filters, n_pixels)
+        One filter per row (for an RBM, the rows of ``components_``).
+    shape : (int, int), optional
+        The image shape; square by default.
+    ax : matplotlib Axes, optional
+    gap : int
+        Blank pixels between tiles.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    filters = np.asarray(filters, dtype=float)
+    if shape is None:
+        side = int(round(np.sqrt(filters.shape[1])))
+        shape = (side, side)
+    columns = int(np.ceil(np.sqrt(len(filters))))
+    rows = int(np.ceil(len(filters) / columns))
+    height, width = shape
+    tiles = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), np.nan)
+    for index, weights in enumerate(filters):
+        r, c = divmod(index, columns)
+        scale = np.abs(weights).max() or 1.0
+        top, left = r * (height + gap), c * (width + gap)
+        tiles[top : top + height, left : left + width] = weights.reshape(shape) / scale
+    ax = _axes(ax)
+    ax.imshow(tiles, cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
     return ax.figure
 
 
@@ -146,9 +227,14 @@ def save_figure(figure, path: str | os.PathLike) -> Path:
     return path
 
 
-def new_figure(n_columns: int = 1):
+def new_figure(n_columns: int = 1, n_rows: int = 1):
     """A figure for writing to a file, made without pyplot: no window, no backend to choose,
     nothing to close.
+
+    Parameters
+    ----------
+    n_columns, n_rows : int
+        The grid of panels.
 
     Returns
     -------
@@ -157,8 +243,8 @@ def new_figure(n_columns: int = 1):
     """
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(5 * n_columns, 3.6), layout="constrained")
-    return figure, figure.subplots(1, n_columns)
+    figure = Figure(figsize=(4.5 * n_columns + 0.5, 3.4 * n_rows + 0.4), layout="constrained")
+    return figure, figure.subplots(n_rows, n_columns, squeeze=n_rows == 1)
 
 
 def _axes(ax):
@@ -173,7 +259,7 @@ def _finish(ax, logy: bool) -> None:
     if logy and _all_positive(ax):
         ax.set_yscale("log")
     ax.grid(True, alpha=0.3)
-    if ax.get_lines():
+    if any(not line.get_label().startswith("_") for line in ax.get_lines()):
         ax.legend(fontsize="small")
 
 

@@ -4,7 +4,15 @@ import numpy as np
 import pytest
 
 from relustep.history import History
-from relustep.plot import epoch_positions, new_figure, plot_losses, plot_step_sizes, save_figure
+from relustep.plot import (
+    epoch_positions,
+    filter_mosaic,
+    new_figure,
+    plot_losses,
+    plot_step_sizes,
+    running_median,
+    save_figure,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -65,12 +73,31 @@ def test_wrong_axis_or_loss_names_the_argument():
         plot_losses({"run": make_history()}, which="test_loss")
 
 
-def test_step_sizes_one_point_per_step():
+def test_step_sizes_one_point_per_step_and_a_running_median():
     histories = {"a": make_history(n_epochs=2), "b": make_history(n_epochs=1), "c": History()}
     figure = plot_step_sizes(histories)
-    lines = figure.axes[0].get_lines()
-    assert [len(line.get_xdata()) for line in lines] == [8, 4, 0]
-    np.testing.assert_allclose(lines[1].get_ydata(), histories["b"]["step_size"])
+    axes = figure.axes[0]
+    lines = axes.get_lines()  # per run with steps: the points, then their running median
+    assert [len(line.get_xdata()) for line in lines] == [8, 8, 4, 4]
+    np.testing.assert_allclose(lines[2].get_ydata(), histories["b"]["step_size"])
+    assert lines[2].get_linestyle() == "None" and lines[2].get_color() == lines[3].get_color()
+    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["a", "b"]
+    assert axes.get_yscale() == "log"
+
+
+def test_running_median_spans_the_window_before_each_value():
+    values = np.array([1.0, 100.0, 2.0, 3.0, 50.0, 4.0])
+    np.testing.assert_allclose(running_median(values, 3), [1, 50.5, 2, 3, 3, 4])
+    np.testing.assert_allclose(running_median(values, 1), values)
+
+
+def test_filter_mosaic_leaves_gaps_between_tiles():
+    filters = np.ones((5, 4))  # five 2 x 2 filters: a 3 x 2 grid of tiles
+    figure = filter_mosaic(filters, gap=1)
+    blank = np.ma.getmaskarray(figure.axes[0].get_images()[0].get_array())  # NaN: not drawn
+    assert blank.shape == (2 * 2 + 1, 3 * 2 + 2)
+    assert blank[2].all() and blank[:, 2].all() and blank[:, 5].all()  # the gaps
+    assert blank[3:, 6:].all() and not blank[:2, :2].any()  # no sixth filter; the first drawn
 
 
 def test_save_figure_writes_png_and_creates_the_folder(tmp_path):

@@ -2,7 +2,6 @@
 constructed loss, the passes they cost, general directions, seeds and bad settings."""
 
 import math
-import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -12,8 +11,6 @@ from hypothesis import strategies as st
 
 import relustep
 from relustep import steps
-from relustep.experiments import linesearch
-from relustep.experiments._store import load_rows, save_rows
 from relustep.history import History
 from relustep.models.dense import DenseReLUNetwork
 from relustep.steps.base import Line
@@ -286,8 +283,6 @@ def test_trainer_logs_the_trial_step_and_curvature():
         (lambda: steps.QLAB(max_lr=-1.0), "max_lr", ValueError),
         (lambda: steps.QLAB(resolution=-1.0), "resolution", ValueError),
         (lambda: steps.LQA(resolution=float("inf")), "resolution", ValueError),
-        (lambda: linesearch.run("huge", progress=False), "size", ValueError),
-        (lambda: linesearch.run("tiny", seeds=(-1,), progress=False), "seeds", ValueError),
         (lambda: steps.QLAB(max_lr=float("inf")), "max_lr", ValueError),
         (lambda: steps.QLAB(direction="qlab"), "direction", ValueError),
         (lambda: steps.QLAB(direction="rmsprop"), "direction", ValueError),
@@ -311,62 +306,3 @@ def test_probe_lost_in_rounding_is_unresolved(name, factor):
     flat = along(lambda a: 1.0, slope=-1e-30)  # the probes cannot see a slope this small
     assert rule.size(flat) == pytest.approx(factor * trial, rel=1e-13)
     assert rule.take_counts()["unresolved"] == 1
-
-
-def test_experiment_runs_and_reports_from_stored_rows(tmp_path):
-    rows = linesearch.run("tiny", seeds=(0,), progress=False)
-    parts = {(row["part"], row["rule"]) for row in rows}
-    assert ("mlp", "qlab") in parts and ("two-layer", "exact") in parts
-    assert all(row["architecture"].startswith("1024-") for row in rows if row["part"] == "mlp")
-    by_rule = {row["rule"]: row for row in rows if row["part"] == "two-layer"}
-    assert by_rule["qlab"]["forward_per_step"] == 2 and by_rule["lqa"]["forward_per_step"] == 3
-    ratios = by_rule["exact"]["optimality"]
-    assert len(ratios) == linesearch.SIZES["tiny"]["optimality_steps"]
-    np.testing.assert_allclose(ratios, 1.0, rtol=1e-9)
-    save_rows(tmp_path / "rows.json", rows, {"section": "linesearch"})  # as reproduce stores them
-    stored = load_rows(tmp_path / "rows.json", {"section": "linesearch"})
-    assert linesearch.format_table(stored) == linesearch.format_table(rows)
-    section = linesearch.report_section(stored, tmp_path)
-    for claim, verdict, evidence in linesearch.verdicts(stored):
-        assert f"{claim}: {verdict}" in section and verdict in (
-            "supported",
-            "not supported",
-            "mixed",
-        )
-        assert evidence[1:] in section
-    for link in re.findall(r"\(figures/([^)]+\.png)\)", section):
-        assert (tmp_path / "figures" / link).is_file()
-    assert "lineview" in section
-
-
-def test_verdicts_are_computed_from_the_rows():
-    def row(rule, score, ratios=()):
-        return {
-            "part": "mlp",
-            "dataset": "d",
-            "seed": 0,
-            "rule": rule,
-            "test_score": score,
-            "train_loss": 1.0,
-            "optimality": list(ratios),
-        }
-
-    rows = [
-        row("qlab", 0.9, [0.5, 0.6, 0.7]),
-        row("lqa", 0.7, [0.95, 0.97, 0.5]),
-        row("sgd 0.1", 0.8),
-        row("adam", 0.85),
-    ]
-    outcome = linesearch.measure_claims(rows)
-    assert outcome["qlab"] == {"compared": 1, "wins": 1, "verdict": "supported"}
-    assert outcome["lqa"]["verdict"] == "not supported"
-    assert outcome["lqa_decrease"]["median"] == 0.95
-    assert outcome["lqa_decrease"]["verdict"] == "supported"
-    assert outcome["qlab_decrease"]["median"] == 0.6
-    claims = [claim for claim, _, _ in linesearch.verdicts(rows)]
-    assert [verdict for _, verdict, _ in linesearch.verdicts(rows)] == [
-        "supported",
-        "not supported",
-        "supported",
-    ]
-    assert claims[2] == "LQA gives nearly the greatest decrease along the gradient"

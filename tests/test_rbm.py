@@ -583,59 +583,6 @@ def test_online_epoch_matches_twin(rng, dtype, visible, hidden, masked, k, step,
     assert not np.array_equal(results[0][0], W0)
 
 
-# -- the experiment ------------------------------------------------------------------------------
-def test_experiment_runs_at_tiny_size_and_reports_a_computed_verdict(tmp_path):
-    from relustep.experiments import rbm as experiment
-    from relustep.experiments._store import load_rows, save_rows
-
-    rows = experiment.run("tiny", seeds=(0,), progress=False, out_dir=tmp_path)
-    configurations = experiment.configurations("tiny")
-    assert len(rows) == len(configurations) * len(experiment.METHODS)
-    assert {row["method"] for row in rows} == set(experiment.METHODS)
-    for row in rows:
-        assert isinstance(row["history"], History) and len(row["history"]) == row["steps"]
-        assert (row["lr"] is None) == row["method"].startswith("golovko")
-    outcome = experiment.verdict(rows)
-    assert outcome["compared"] == len(configurations)
-    section = experiment.report_section(rows, tmp_path)
-    assert f"**Verdict: {outcome['verdict']}.**" in section
-    [(claim, summary_verdict, evidence)] = experiment.verdicts(rows)
-    assert claim == experiment.CLAIM and summary_verdict == outcome["verdict"]
-    assert str(outcome["wins"]["train_cse"]) in evidence
-    for link in [line for line in section.splitlines() if line.startswith("![")]:
-        assert (tmp_path / link[link.index("](") + 2 : -1]).is_file()
-    again = experiment.run("tiny", seeds=(0,), progress=False)  # the same seed, the same numbers
-    assert [row["train_cse"] for row in again] == [row["train_cse"] for row in rows]
-    stored = tmp_path / "rows.json"
-    save_rows(stored, rows, {"section": "rbm"})  # as relustep reproduce keeps them
-    restored = load_rows(stored, {"section": "rbm"})
-    assert experiment.report_section(restored, tmp_path) == section
-
-
-def test_verdict_is_computed_from_the_rows():
-    from relustep.experiments.rbm import verdict
-
-    def row(method, train_cse, test):
-        return {
-            "dataset": "d",
-            "visible": "relu",
-            "regime": "online",
-            "k": 1,
-            "seed": 0,
-            "method": method,
-            "train_cse": train_cse,
-            "test_reconstruction": test,
-            "diverged": False,
-        }
-
-    winning = [row("golovko", 1.0, 1.0), row("constant", 2.0, 2.0), row("adam", 3.0, 3.0)]
-    assert verdict(winning)["verdict"] == "supported"
-    losing = [row("golovko", 5.0, 5.0), row("constant", 2.0, 2.0), row("adam", 3.0, 3.0)]
-    assert verdict(losing)["verdict"] == "not supported"
-    split = [row("golovko", 1.0, 5.0), row("constant", 2.0, 2.0), row("adam", 3.0, 3.0)]
-    assert verdict(split)["verdict"] == "mixed"
-
-
 class _StubObjective:
     """An objective whose frozen quadratic is given, to drive each safeguard of the rule."""
 

@@ -1,79 +1,98 @@
-"""The two-layer analytic solver against SGD and Adam (Barbu 2023; section 2 of relustep's methods).
+"""The two-layer analytic solver against SGD and Adam (Barbu 2023).
 
 The paper's datasets, widths and tables could not be read, so the protocol is relustep's own: the
-five regression tables shipped in ``data/`` and two teacher networks; the same network, width and
-initial weights for every method; SGD and Adam with the rate that gives them the lowest training
-error from a small grid (the claim is about training loss, so this favours the baselines); the
-analytic solver with its defaults.
-
-:func:`run` trains the runs and returns one row per run; :func:`report_section` writes the table,
-the plots and a verdict computed from the rows; :func:`verdicts` gives the verdict for the summary
-of ``relustep reproduce``.
+five regression tables shipped in ``data/`` and two teacher networks; per dataset a width that
+keeps the parameters at most half the training rows (so the solver cannot simply interpolate);
+the same network and initial weights for every method. The solver is run as the paper describes
+it, by plain alternation (``safeguard=False``), and with relustep's safeguard (``safeguard=True``),
+each with a ridge chosen on validation rows. SGD and Adam get the rate that gives them the lowest
+final training MSE, from a grid extended until that rate is strictly inside it (the claim is
+about training loss, so this favours them).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from relustep import datasets
-from relustep._validation import check_choice, check_int
 from relustep.estimators.mlp import ReLURegressor
-from relustep.experiments._common import finite, fit_or_diverge, mean_std, unique
-from relustep.history import History
-from relustep.progress import ProgressBar
-
-TITLE = "Two-layer ReLU networks solved analytically (Barbu 2023)"
-CLAIM = (
-    "Alternately solving for each layer of a two-layer ReLU network, with the activation pattern "
-    "fixed, reaches a smaller training loss than SGD and Adam on four of five real datasets, "
-    "faster, with virtually no tuning."
+from relustep.experiments._common import (
+    describe_grid,
+    finite,
+    fit_or_diverge,
+    group_rows,
+    mean_std,
+    rate_grid,
+    rows_drawn,
+    search_rates,
+    unique,
 )
+from relustep.experiments.section import Claim, Section, load_dataset
+from relustep.experiments.verdict import judge
+
 REAL_DATASETS = ("diabetes", "concrete", "auto-mpg", "diamonds", "penguins")
-METHODS = ("analytic", "sgd", "adam")
-STEP_NAMES = {"sgd": "constant", "adam": "adam"}
+METHODS = {
+    "alternation": {"safeguard": False},
+    "alternation+safeguard": {"safeguard": True},
+    "sgd": {"name": "constant", "center": 0.1},
+    "adam": {"name": "adam", "center": 0.01},
+}
+SOLVERS = ("alternation", "alternation+safeguard")
+RIDGES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+VALIDATION_FRACTION = 0.2
+MAX_WIDTH = 64
+TEACHER_NOISE = 0.1
 SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
     "tiny": {
         "datasets": ["penguins"],
         "teachers": [{"n_features": 3, "n_hidden": 4}],
         "teacher_rows": 200,
         "max_train_rows": 150,
-        "n_hidden": 8,
         "iterations": 4,
         "epochs": 4,
         "batch_size": 32,
-        "grids": {"sgd": [0.1], "adam": [0.01]},
+        "grid_points": 1,
+        "max_extensions": 0,
+        "ridges": [0.0, 1e-2],
+        "seconds_per_seed": 3,
     },
     "quick": {
         "datasets": list(REAL_DATASETS),
-        "teachers": [{"n_features": 8, "n_hidden": 8}, {"n_features": 8, "n_hidden": 64}],
+        "teachers": [{"n_features": 8, "n_hidden": 8}, {"n_features": 8, "n_hidden": 32}],
         "teacher_rows": 1000,
         "max_train_rows": 1000,
-        "n_hidden": 64,
         "iterations": 60,
         "epochs": 150,
         "batch_size": 32,
-        "grids": {"sgd": [0.3, 0.1, 0.03], "adam": [0.03, 0.01, 0.003]},
+        "grid_points": 3,
+        "max_extensions": 2,
+        "ridges": list(RIDGES),
+        "seconds_per_seed": 35,
     },
     "full": {
         "datasets": list(REAL_DATASETS),
-        "teachers": [{"n_features": 8, "n_hidden": 8}, {"n_features": 8, "n_hidden": 64}],
+        "teachers": [{"n_features": 8, "n_hidden": 8}, {"n_features": 8, "n_hidden": 32}],
         "teacher_rows": 2000,
         "max_train_rows": None,
-        "n_hidden": 64,
         "iterations": 200,
         "epochs": 500,
         "batch_size": 32,
-        "grids": {"sgd": [0.3, 0.1, 0.03, 0.01], "adam": [0.03, 0.01, 0.003, 0.001]},
+        "grid_points": 4,
+        "max_extensions": 4,
+        "ridges": list(RIDGES),
+        "seconds_per_seed": 600,
     },
 }
-TEACHER_NOISE = 0.1
-FIGURES = "figures"
+
+
+def width(n_rows: int, n_features: int) -> int:
+    """The hidden width for a dataset: the largest at most ``MAX_WIDTH`` whose parameters
+    :math:`h(d + 2) + 1` stay at most half of the ``n_rows`` training rows."""
+    return max(1, min(MAX_WIDTH, (n_rows // 2 - 1) // (n_features + 2)))
 
 
 def problems(size: str) -> list[str]:
@@ -81,60 +100,6 @@ def problems(size: str) -> list[str]:
     settings = SIZES[size]
     teachers = [f"teacher-{t['n_features']}x{t['n_hidden']}" for t in settings["teachers"]]
     return [*settings["datasets"], *teachers]
-
-
-def run(
-    size: str = "quick",
-    seeds: Sequence[int] = (0,),
-    progress: bool = True,
-    out_dir: str | os.PathLike | None = None,
-) -> list[dict]:
-    """Train every dataset with every method and seed; return one row per run.
-
-    Parameters
-    ----------
-    size : {"tiny", "quick", "full"}
-        ``"quick"``: the five real datasets (at most 1000 training rows drawn), two teacher
-        networks, 64 hidden units, 60 iterations of the solver and 150 epochs of SGD and Adam
-        with three rates each (a minute or two on two cores); ``"full"``: every training row,
-        200 iterations, 500 epochs, four rates each; ``"tiny"``: a smoke test.
-    seeds : sequence of int
-        The seed fixes the drawn rows, the teacher, the initial weights (the same for every
-        method) and the batch order.
-    progress : bool
-        A progress bar over the runs.
-    out_dir : str or path-like, optional
-        Not used: nothing is written while running (``relustep reproduce`` stores the rows).
-
-    Returns
-    -------
-    list of dict
-        Per run: ``dataset``, ``real`` (a shipped dataset, not a teacher), ``method``, ``seed``,
-        ``size``, ``n_hidden``, ``n_train``, ``lr`` (the rate chosen; None for the solver),
-        ``learning_rates`` and ``grid_train_mse`` (the grid and its final training MSE, None
-        where training diverged), ``train_mse`` and ``test_mse`` (mean squared errors on
-        standardised targets; for the solver, of the iterate kept), ``seconds`` (training time of
-        the final run, evaluations excluded), ``tuning_seconds`` (of every run of the grid),
-        ``passes`` (passes over the training rows), ``iterations`` (epochs or solver
-        iterations), ``curve_mse``, ``curve_seconds`` and ``curve_passes`` (per epoch or
-        iteration), ``diverged`` and ``history``.
-
-    Notes
-    -----
-    Passes over the data: an epoch of SGD or Adam is two (every row forward and backward once);
-    an iteration of the solver counts its forward passes (trial points included) and the passes
-    that assemble a linear system (see :func:`relustep.solvers.analytic.solve`). Per-epoch and
-    per-iteration losses are measured outside the timed region.
-    """
-    check_choice(size, "size", SIZES)
-    seeds = [check_int(seed, "seeds", low=0) for seed in seeds]
-    plan = [(name, method, seed) for name in problems(size) for method in METHODS for seed in seeds]
-    rows = []
-    with ProgressBar(len(plan), "analytic", enabled=progress) as bar:
-        for name, method, seed in plan:
-            rows.append(run_one(load_problem(name, seed, size), method, seed, size))
-            bar.update(1, f"{name} {method} seed {seed}")
-    return rows
 
 
 def load_problem(name: str, seed: int, size: str) -> datasets.Dataset:
@@ -152,7 +117,7 @@ def load_problem(name: str, seed: int, size: str) -> datasets.Dataset:
             random_state=seed,
         )
         return dataclasses.replace(teacher, name=name)
-    data = datasets.load(name)
+    data = load_dataset(name)
     rows = settings["max_train_rows"]
     if rows is None or len(data.X_train) <= rows:
         return data
@@ -160,310 +125,272 @@ def load_problem(name: str, seed: int, size: str) -> datasets.Dataset:
     return dataclasses.replace(data, X_train=data.X_train[drawn], y_train=data.y_train[drawn])
 
 
-def run_one(data: datasets.Dataset, method: str, seed: int, size: str) -> dict:
-    """One row of :func:`run`: for SGD and Adam, every rate of the grid then the best one again
-    with the test set recorded; for the solver, one run."""
-    settings = SIZES[size]
-    X, y = data.X_train, data.y_train
-    grid = settings["grids"].get(method, [])
-    grid_mse, tuning_seconds = [], 0.0
-    for lr in grid:
-        model = _model(method, lr, seed, settings)
-        diverged = fit_or_diverge(model, X, y)
-        grid_mse.append(None if diverged else 2 * model.loss_)
-        tuning_seconds += _training_seconds(model.history_)
-    lr = None
-    if grid:
-        scores = [math.inf if mse is None else mse for mse in grid_mse]
-        lr = grid[min(range(len(grid)), key=lambda i: (scores[i], grid[i]))]
-    model = _model(method, lr, seed, settings)
-    diverged = fit_or_diverge(model, X, y, (data.X_test, data.y_test))
-    history = model.history_
-    epochs = history["epochs"]
-    seconds = _training_seconds(history)
-    curve_passes = _passes(method, history)
-    test_loss = model.network_.loss(model.parameters_, data.X_test, data.y_test.reshape(-1, 1))
-    test_mse = finite(2 * test_loss)
-    return {
-        "dataset": data.name,
-        "real": data.name in REAL_DATASETS,
-        "method": method,
-        "seed": seed,
-        "size": size,
-        "n_hidden": settings["n_hidden"],
-        "n_train": len(X),
-        "lr": lr,
-        "learning_rates": grid,
-        "grid_train_mse": grid_mse,
-        "train_mse": None if diverged else finite(2 * model.loss_),
-        "test_mse": test_mse,
-        "seconds": seconds,
-        "tuning_seconds": seconds if method == "analytic" else tuning_seconds,
-        "passes": curve_passes[-1] if curve_passes else 0.0,
-        "iterations": len(epochs["train_loss"]),
-        "curve_mse": [2 * loss for loss in epochs["train_loss"]],
-        "curve_seconds": list(epochs["seconds"]),
-        "curve_passes": curve_passes,
-        "diverged": diverged,
-        "history": history,
-    }
-
-
-def time_to_reach(row: dict, target: float) -> float | None:
-    """Training seconds until the run's training MSE first fell to ``target`` (None: never)."""
-    for mse, seconds in zip(row["curve_mse"], row["curve_seconds"], strict=True):
+def passes_to_reach(row: dict, target: float) -> float | None:
+    """Passes over the training rows until the run's training MSE first fell to ``target``
+    (None: never)."""
+    for mse, passes in zip(row["curve_mse"], row["curve_passes"], strict=True):
         if mse is not None and mse <= target:
-            return seconds
+            return passes
     return None
 
 
-def compare(rows: list[dict]) -> list[dict]:
-    """Per dataset and seed, the solver against the better baseline (the lower final training
-    MSE of SGD and Adam): their MSEs, and the seconds each took to first reach the baseline's
-    final training MSE (the solver's None if it never did)."""
-    comparisons = []
-    for name in unique(row["dataset"] for row in rows):
-        for seed in unique(row["seed"] for row in rows):
-            runs = {
-                row["method"]: row for row in rows if row["dataset"] == name and row["seed"] == seed
-            }
-            if not set(METHODS) <= set(runs):
-                continue
-            baselines = [runs[m] for m in ("sgd", "adam") if runs[m]["train_mse"] is not None]
-            if not baselines or runs["analytic"]["train_mse"] is None:
-                continue
-            best = min(baselines, key=lambda row: row["train_mse"])
-            solver = runs["analytic"]
-            comparisons.append(
-                {
-                    "dataset": name,
-                    "real": solver["real"],
-                    "seed": seed,
-                    "baseline": best["method"],
-                    "solver_mse": solver["train_mse"],
-                    "baseline_mse": best["train_mse"],
-                    "solver_test_mse": solver["test_mse"],
-                    "baseline_test_mse": best["test_mse"],
-                    "solver_seconds": time_to_reach(solver, best["train_mse"]),
-                    "baseline_seconds": time_to_reach(best, best["train_mse"]),
-                }
+class AnalyticSection(Section):
+    """The two-layer analytic solver's section of the report (see the module docstring)."""
+
+    name = "analytic"
+    label = "Two-layer solver"
+    title = "Two-layer ReLU networks solved analytically (Barbu 2023)"
+    claim = (
+        "Alternately solving for each layer of a two-layer ReLU network, with the activation "
+        "pattern fixed, reaches a smaller training loss than SGD and Adam on four of five real "
+        "datasets, faster, with virtually no tuning."
+    )
+    sizes = SIZES
+
+    def tasks(self, size: str) -> list[dict]:
+        return [
+            {"dataset": name, "method": method} for name in problems(size) for method in METHODS
+        ]
+
+    def run_task(self, task: dict, seed: int, size: str) -> list[dict]:
+        settings = SIZES[size]
+        data = load_problem(task["dataset"], seed, size)
+        order = np.random.default_rng(seed).permutation(len(data.X_train))
+        n_validation = int(round(VALIDATION_FRACTION * len(order)))
+        fit_rows, validation_rows = order[n_validation:], order[:n_validation]
+        X, y = data.X_train[fit_rows], data.y_train[fit_rows]
+        X_validation, y_validation = data.X_train[validation_rows], data.y_train[validation_rows]
+        n_hidden = width(len(X), X.shape[1])
+        method = task["method"]
+
+        def fit(setting: float) -> tuple[float | None, dict]:
+            model = self.model(method, setting, n_hidden, seed, settings)
+            diverged = fit_or_diverge(model, X, y, (data.X_test, data.y_test))
+            train_mse = None if diverged else finite(2 * model.loss_)
+            validation_mse = finite(
+                2 * model.network_.loss(model.parameters_, X_validation, y_validation[:, None])
             )
-    return comparisons
+            test_mse = finite(
+                2 * model.network_.loss(model.parameters_, data.X_test, data.y_test[:, None])
+            )
+            history = model.history_
+            if method in SOLVERS:  # each iteration counts its passes over the training rows
+                passes = np.cumsum(np.add(history["n_forward"], history["n_backward"]), dtype=float)
+                passes = np.concatenate([[0.0], passes])[np.asarray(history["epochs"]["step"], int)]
+            else:  # an epoch: every row forward and backward once
+                passes = 2.0 * np.arange(1, len(history["epochs"]["train_loss"]) + 1)
+            result = {
+                "train_mse": train_mse,
+                "validation_mse": validation_mse,
+                "test_mse": test_mse,
+                "seconds": finite(history["epochs"]["seconds"][-1])
+                if history["epochs"]["seconds"]
+                else None,
+                "curve_mse": [2 * loss for loss in history["epochs"]["train_loss"]],
+                "curve_passes": passes.tolist(),
+                "passes": float(passes[-1]) if len(passes) else 0.0,
+                "diverged": diverged,
+            }
+            score = validation_mse if method in SOLVERS else train_mse
+            return score, result
 
+        row = {
+            **task,
+            "real": task["dataset"] in REAL_DATASETS,
+            "seed": seed,
+            "size": size,
+            "n_hidden": n_hidden,
+            "n_train": len(X),
+            "n_parameters": n_hidden * (X.shape[1] + 2) + 1,
+        }
+        if method in SOLVERS:
+            scored = {ridge: fit(ridge) for ridge in settings["ridges"]}
+            best = min(
+                scored, key=lambda r: (math.inf if scored[r][0] is None else scored[r][0], r)
+            )
+            row.update(setting=best, settings=list(scored), bracketed=None, **scored[best][1])
+        else:
+            search = search_rates(
+                fit,
+                rate_grid(METHODS[method]["center"], settings["grid_points"]),
+                max_extensions=settings["max_extensions"],
+            )
+            row.update(
+                setting=search.best,
+                settings=search.rates,
+                bracketed=search.bracketed,
+                **search.results[search.best],
+            )
+        return [row]
 
-def verdict(rows: list[dict]) -> dict:
-    """Count the real datasets where the solver's training MSE is lower than the better
-    baseline's (mean over seeds), and where it reached that baseline's final training MSE in less
-    time (mean over seeds; never reaching it in some seed counts as slower).
+    @staticmethod
+    def model(method: str, setting: float, n_hidden: int, seed: int, settings: dict):
+        """The estimator of ``method`` with its ridge (solvers) or rate (SGD, Adam)."""
+        common = {"hidden_layer_sizes": (n_hidden,), "random_state": seed}
+        if method in SOLVERS:
+            return ReLURegressor(
+                solver="analytic",
+                epochs=settings["iterations"],
+                l2=setting,
+                safeguard=METHODS[method]["safeguard"],
+                **common,
+            )
+        return ReLURegressor(
+            step={"name": METHODS[method]["name"], "lr": setting},
+            epochs=settings["epochs"],
+            batch_size=settings["batch_size"],
+            **common,
+        )
 
-    Each half of the claim holds when it holds on at least four of the five real datasets (the
-    paper's "four out of five"): both hold, "supported"; neither, "not supported"; else "mixed".
-    Also counted, outside the claim: the datasets where the solver's test MSE is the lower.
-    """
-    per_dataset = {}
-    for comparison in compare(rows):
-        if comparison["real"]:
-            per_dataset.setdefault(comparison["dataset"], []).append(comparison)
-    lower, faster, lower_test = [], [], []
-    for name, group in per_dataset.items():
-        if np.mean([c["solver_mse"] for c in group]) < np.mean([c["baseline_mse"] for c in group]):
-            lower.append(name)
-        test = [(c["solver_test_mse"], c["baseline_test_mse"]) for c in group]
-        if all(None not in pair for pair in test):
-            solver_test, baseline_test = np.mean(test, axis=0)
-            if solver_test < baseline_test:
-                lower_test.append(name)
-        reached = all(c["solver_seconds"] is not None for c in group)
-        if reached and np.mean([c["solver_seconds"] for c in group]) < np.mean(
-            [c["baseline_seconds"] for c in group]
-        ):
-            faster.append(name)
-    needed = 4 if len(per_dataset) == len(REAL_DATASETS) else math.ceil(0.8 * len(per_dataset))
-    parts = (len(lower) >= needed, len(faster) >= needed)
-    outcome = "supported" if all(parts) else "not supported" if not any(parts) else "mixed"
-    return {
-        "datasets": list(per_dataset),
-        "lower": lower,
-        "faster": faster,
-        "lower_test": lower_test,
-        "needed": needed,
-        "verdict": outcome,
-    }
+    def describe(self, size: str) -> str:
+        settings = SIZES[size]
+        drawn = rows_drawn(settings["max_train_rows"])
+        return (
+            f"Size {size!r}: {drawn} per seed, {VALIDATION_FRACTION:.0%} of them held out as "
+            f"validation rows; the width per dataset keeps the parameters at most half the "
+            f"training rows (at most {MAX_WIDTH}; see the table). `alternation`: "
+            f'`ReLURegressor(solver="analytic", safeguard=False)`, the paper\'s plain '
+            "alternation; `alternation+safeguard`: relustep's safeguarded variant (its formulas "
+            "and safeguard are derived in relustep); both for at most "
+            f"{settings['iterations']} iterations with the ridge `l2` from "
+            f"{settings['ridges']} that gives the lowest validation MSE. `sgd` and `adam`: "
+            f"{settings['epochs']} epochs on batches of {settings['batch_size']}, the rate with "
+            "the lowest final training MSE. MSE on standardised targets (teachers: noise "
+            f"variance {TEACHER_NOISE**2:g}). Passes: over the training rows (an epoch of SGD is "
+            "one forward and one backward pass; an iteration of the solver counts its forward "
+            "passes, trial points included, and the passes that assemble its linear systems)."
+        )
 
+    def body(self, rows: list[dict], out_dir: Path) -> list[str]:
+        return [self.table(rows), "", *self.figures(rows, out_dir)]
 
-def format_table(rows: list[dict]) -> str:
-    """A Markdown table, one line per dataset and method, seeds as mean ± standard deviation."""
-    lines = [
-        "| dataset | method | rate | train MSE | test MSE | seconds | seconds with rate search "
-        "| passes | iterations or epochs |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name in unique(row["dataset"] for row in rows):
-        for method in METHODS:
-            group = [row for row in rows if (row["dataset"], row["method"]) == (name, method)]
-            if not group:
-                continue
+    @staticmethod
+    def table(rows: list[dict]) -> str:
+        """One line per dataset and method, seeds as mean ± standard deviation."""
+        lines = [
+            "| dataset | width (parameters / rows) | method | ridge or rate | grid | train MSE "
+            "| test MSE | passes | seconds |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for (name, method), group in group_rows(rows, ("dataset", "method")).items():
             diverged = sum(row["diverged"] for row in group)
             label = method + (f" (diverged in {diverged} of {len(group)})" if diverged else "")
-            rates = ", ".join(f"{row['lr']:g}" for row in group if row["lr"] is not None) or "none"
-            cells = [name, label, rates]
-            cells += [
-                mean_std([row[key] for row in group])
-                for key in ("train_mse", "test_mse", "seconds", "tuning_seconds")
-            ]
-            cells += [
-                mean_std([row[key] for row in group], ".0f") for key in ("passes", "iterations")
-            ]
+            chosen = ", ".join(f"{value:g}" for value in unique(row["setting"] for row in group))
+            edge = sum(row["bracketed"] is False for row in group)
+            grid = describe_grid(sorted({v for row in group for v in row["settings"]}))
+            if edge:
+                grid += f", best at an edge in {edge}"
+            sizes = f"{group[0]['n_hidden']} ({group[0]['n_parameters']} / {group[0]['n_train']})"
+            cells = [name, sizes, label, chosen, grid]
+            cells += [mean_std([row[key] for row in group]) for key in ("train_mse", "test_mse")]
+            cells += [mean_std([row["passes"] for row in group], ".0f")]
+            cells += [mean_std([row["seconds"] for row in group], ".3g")]
             lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        return "\n".join(lines)
+
+    @staticmethod
+    def comparisons(rows: list[dict], solver: str) -> list[dict]:
+        """Per real dataset and seed, ``solver`` against the better of SGD and Adam (by final
+        training MSE): both MSEs and the passes each took to reach that baseline's final
+        training MSE."""
+        result = []
+        for (name, seed), group in group_rows(
+            [row for row in rows if row["real"]], ("dataset", "seed")
+        ).items():
+            runs = {row["method"]: row for row in group}
+            baselines = [runs[m] for m in ("sgd", "adam") if m in runs and runs[m]["train_mse"]]
+            if solver not in runs or not baselines:
+                continue
+            best = min(baselines, key=lambda row: row["train_mse"])
+            mine = runs[solver]
+            result.append(
+                {
+                    "dataset": name,
+                    "seed": seed,
+                    "solver": mine,
+                    "baseline": best,
+                    "solver_passes": passes_to_reach(mine, best["train_mse"]),
+                    "baseline_passes": passes_to_reach(best, best["train_mse"]),
+                }
+            )
+        return result
+
+    def claims(self, rows: list[dict]) -> list[Claim]:
+        claims = []
+        for solver in SOLVERS:
+            pairs = self.comparisons(rows, solver)
+            seeds = [pair["seed"] for pair in pairs]
+            against = (
+                "per real dataset and seed, against the better of SGD and Adam (by training MSE)"
+            )
+            for key, what in (("train_mse", "training"), ("test_mse", "test")):
+                claims.append(
+                    Claim(
+                        f"{solver} reaches a lower {what} MSE",
+                        judge(
+                            [pair["solver"][key] for pair in pairs],
+                            [pair["baseline"][key] for pair in pairs],
+                            seeds,
+                        ),
+                        against,
+                    )
+                )
+            claims.append(
+                Claim(
+                    f"{solver} reaches the baseline's training MSE in fewer passes",
+                    judge(
+                        [pair["solver_passes"] for pair in pairs],
+                        [pair["baseline_passes"] for pair in pairs],
+                        seeds,
+                    ),
+                    against + "; a solver that never reaches it loses",
+                )
+            )
+        return claims
+
+    @staticmethod
+    def figures(rows: list[dict], out_dir: Path) -> list[str]:
+        from matplotlib.ticker import NullFormatter
+
+        from relustep.plot import MARKERS, new_figure, save_figure
+
+        first_seed = min(row["seed"] for row in rows)
+        lines = [f"### Training MSE against passes over the data (seed {first_seed})", ""]
+        names = unique(row["dataset"] for row in rows)
+        figure, axes = new_figure(min(4, len(names)), n_rows=-(-len(names) // 4))
+        axes = np.atleast_1d(axes).ravel()
+        for ax, name in zip(axes, names, strict=False):
+            runs = [row for row in rows if (row["dataset"], row["seed"]) == (name, first_seed)]
+            for index, row in enumerate(runs):
+                mse = np.array([math.nan if v is None else v for v in row["curve_mse"]])
+                ax.plot(
+                    np.maximum(row["curve_passes"], 1e-2),
+                    mse,
+                    marker=MARKERS[index],
+                    markersize=3,
+                    markevery=max(1, len(mse) // 10),
+                    markerfacecolor="none",
+                    label=row["method"],
+                )
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.grid(True, alpha=0.3)
+            ax.set_title(f"{name} (width {runs[0]['n_hidden']})", fontsize="medium")
+            ax.set_xlabel("passes over the data")
+        axes[0].set_ylabel("training MSE")
+        axes[0].legend(fontsize="small")
+        for ax in axes[len(names) :]:
+            ax.set_axis_off()
+        path = save_figure(figure, out_dir / "figures" / "analytic-curves.png")
+        return [*lines, f"![training curves](figures/{path.name})", ""]
 
 
-def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
-    """The Markdown section of the report (its title and the claim come from the main job, see
-    :mod:`relustep.experiments.reproduce`): what was run, the table, the plots (saved in
-    ``out_dir/figures/``, linked relatively) and the verdict with the numbers behind it.
-
-    Parameters
-    ----------
-    rows : list of dict
-        As returned by :func:`run`.
-    out_dir : str or path-like
-
-    Returns
-    -------
-    str
-    """
-    out_dir = Path(out_dir)
-    outcome = verdict(rows)
-    sizes = sorted({row["size"] for row in rows})
-    seeds = sorted({row["seed"] for row in rows})
-    lines = [
-        "**What was run** (relustep's protocol: the paper's algorithm, datasets and tables could "
-        "not be read, and the solver's formulas, safeguard and defaults are derived in relustep; "
-        "the paper's exact form may differ): a two-layer ReLU network with the same width and the "
-        f"same initial weights for every method; sizes {', '.join(sizes)} "
-        f"({'; '.join(_describe(size) for size in sizes)}); seeds "
-        f'{", ".join(map(str, seeds))}. `analytic`: `ReLURegressor(solver="analytic")` with its '
-        "defaults (joint hidden step, backtracking safeguard). `sgd` and `adam`: mini-batches of "
-        f"{SIZES[sizes[0]]['batch_size']}, the rate with the lowest final training MSE from the "
-        "grid. MSE on standardised targets (teachers: noise variance "
-        f"{TEACHER_NOISE**2:g}). Seconds: training time of the final run; with rate search: of "
-        "every run of the grid. Passes: over the training rows.",
-        "",
-        format_table(rows),
-        "",
-    ]
-    lines += _comparison_lines(rows)
-    lines += _figures(rows, out_dir)
-    lower, faster = outcome["lower"], outcome["faster"]
-    n_real = len(outcome["datasets"])
-    lines += [
-        f"**Verdict: {outcome['verdict']}.** The solver's training MSE was lower than the better "
-        f"of SGD and Adam on {len(lower)} of {n_real} real datasets "
-        f"({', '.join(lower) or 'none'}), "
-        f"and it reached that baseline's final training MSE sooner on {len(faster)} of {n_real} "
-        f"({', '.join(faster) or 'none'}). Each half of the claim needs {outcome['needed']} of "
-        f"{n_real}; both hold: supported, neither: not supported, otherwise mixed. Outside the "
-        f"claim: the solver's test MSE was the lower on {len(outcome['lower_test'])} of {n_real} "
-        f"({', '.join(outcome['lower_test']) or 'none'}). The solver has no ridge by default "
-        "(`l2` adds one to both steps).",
-        "",
-    ]
-    return "\n".join(lines)
+SECTION = AnalyticSection()
+TITLE, CLAIM = SECTION.title, SECTION.claim
+run, report_section, verdicts = SECTION.run, SECTION.report_section, SECTION.verdicts
 
 
-def verdicts(rows: list[dict]) -> list[tuple[str, str, str]]:
-    """The claim, the verdict of :func:`verdict` and the counts behind it, for the summary."""
-    outcome = verdict(rows)
-    n_real = len(outcome["datasets"])
-    evidence = (
-        f"lower training MSE on {len(outcome['lower'])} of {n_real} real datasets, sooner on "
-        f"{len(outcome['faster'])} of {n_real}; lower test MSE on "
-        f"{len(outcome['lower_test'])} of {n_real}"
-    )
-    return [(CLAIM, outcome["verdict"], evidence)]
-
-
-# -- report pieces -------------------------------------------------------------------------------
-def _comparison_lines(rows: list[dict]) -> list[str]:
-    lines = [
-        "Per dataset and seed, the solver against the better baseline: training MSE ratio "
-        "(solver / baseline; below 1 the solver is lower) and the seconds each took to first "
-        "reach the baseline's final training MSE.",
-        "",
-        "| dataset | seed | better baseline | MSE ratio | solver seconds | baseline seconds |",
-        "|---|---|---|---|---|---|",
-    ]
-    for c in compare(rows):
-        ratio = c["solver_mse"] / c["baseline_mse"] if c["baseline_mse"] > 0 else math.nan
-        solver_seconds = "never" if c["solver_seconds"] is None else f"{c['solver_seconds']:.3g}"
-        lines.append(
-            f"| {c['dataset']} | {c['seed']} | {c['baseline']} | {ratio:.3g} | {solver_seconds} "
-            f"| {c['baseline_seconds']:.3g} |"
-        )
-    return [*lines, ""]
-
-
-def _figures(rows: list[dict], out_dir: Path) -> list[str]:
-    from relustep.plot import new_figure, save_figure
-
-    lines = ["### Training MSE against seconds and against passes over the data (first seed)", ""]
-    for name in unique(row["dataset"] for row in rows):
-        first_seed = min(row["seed"] for row in rows if row["dataset"] == name)
-        runs = [row for row in rows if (row["dataset"], row["seed"]) == (name, first_seed)]
-        figure, (by_seconds, by_passes) = new_figure(2)
-        for row in runs:
-            label = row["method"] + ("" if row["lr"] is None else f" (lr {row['lr']:g})")
-            mse = np.array([math.nan if v is None else v for v in row["curve_mse"]], dtype=float)
-            by_seconds.plot(row["curve_seconds"], mse, marker=".", label=label)
-            by_passes.plot(row["curve_passes"], mse, marker=".", label=label)
-        for axes, label in ((by_seconds, "training time (s)"), (by_passes, "passes over the data")):
-            axes.set_xlabel(label)
-            axes.set_ylabel("training MSE")
-            axes.set_xscale("log")
-            axes.set_yscale("log")
-            axes.grid(True, alpha=0.3)
-            axes.legend(fontsize="small")
-        figure.suptitle(f"{name}, {runs[0]['n_hidden']} hidden units")
-        path = save_figure(figure, out_dir / FIGURES / f"analytic-{name}.png")
-        lines += [f"![{name}]({FIGURES}/{path.name})", ""]
-    return lines
-
-
-# -- helpers -------------------------------------------------------------------------------------
-def _model(method: str, lr: float | None, seed: int, settings: dict) -> ReLURegressor:
-    common = {"hidden_layer_sizes": (settings["n_hidden"],), "random_state": seed}
-    if method == "analytic":
-        return ReLURegressor(solver="analytic", epochs=settings["iterations"], **common)
-    return ReLURegressor(
-        step={"name": STEP_NAMES[method], "lr": lr},
-        epochs=settings["epochs"],
-        batch_size=settings["batch_size"],
-        **common,
-    )
-
-
-def _training_seconds(history: History) -> float:
-    """Training time of a run: to its last epoch, or of its steps if it diverged in the first."""
-    seconds = history["epochs"]["seconds"]
-    return seconds[-1] if seconds else float(np.sum(history["seconds"]))
-
-
-def _passes(method: str, history: History) -> list[float]:
-    """Cumulative passes over the training rows at the end of each epoch or iteration."""
-    epochs = history["epochs"]
-    if method != "analytic":
-        return [2.0 * (epoch + 1) for epoch in range(len(epochs["train_loss"]))]
-    per_iteration = np.add(history["n_forward"], history["n_backward"])
-    return np.cumsum(per_iteration, dtype=float).tolist()
-
-
-def _describe(size: str) -> str:
-    settings = SIZES[size]
-    rows = settings["max_train_rows"]
-    drawn = "all training rows" if rows is None else f"at most {rows} training rows drawn"
-    return (
-        f"{drawn}, {settings['n_hidden']} hidden units, {settings['iterations']} solver "
-        f"iterations, {settings['epochs']} epochs of SGD and Adam with rates "
-        f"{settings['grids']['sgd']} and {settings['grids']['adam']}"
-    )
+def verdict(rows: list[dict]) -> dict[str, str]:
+    """The verdict of each claim of :meth:`AnalyticSection.claims`, by claim."""
+    return {claim.statement: claim.verdict.verdict for claim in SECTION.claims(rows)}

@@ -2,14 +2,13 @@
 
 Every later experiment is compared with this table: constant steps (plain SGD), the heavy ball,
 Nesterov's momentum and Adam, each at a learning rate chosen on validation data, on every shipped
-dataset. :func:`run_baselines` runs it, :func:`format_table` summarises it, and :func:`run`,
-:func:`report_section` and :func:`verdicts` make it a section of ``relustep reproduce``.
+dataset. :func:`run_baselines` runs it, :func:`format_table` summarises it, and ``SECTION`` makes
+it the appendix of ``relustep reproduce``'s report.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,7 +17,15 @@ import numpy as np
 from relustep import datasets, steps
 from relustep._validation import check_choice, check_int
 from relustep.estimators.mlp import MLPClassifier, ReLURegressor
-from relustep.experiments._common import finite, fit_or_diverge, last, mean_std, unique
+from relustep.experiments._common import (
+    finite,
+    fit_or_diverge,
+    last,
+    mean_std,
+    rows_drawn,
+    unique,
+)
+from relustep.experiments.section import Section
 from relustep.progress import ProgressBar
 
 RULES = {
@@ -28,13 +35,26 @@ RULES = {
     "adam": {"name": "adam"},
 }
 SIZES = {  # how much work; "tiny" is a smoke test for the test suite, its numbers mean nothing
-    "tiny": {"max_train_rows": 300, "epochs": 2, "hidden_layer_sizes": [8], "batch_size": 64},
-    "quick": {"max_train_rows": 2000, "epochs": 20, "hidden_layer_sizes": [64], "batch_size": 32},
+    "tiny": {
+        "max_train_rows": 300,
+        "epochs": 2,
+        "hidden_layer_sizes": [8],
+        "batch_size": 64,
+        "seconds_per_seed": 10,
+    },
+    "quick": {
+        "max_train_rows": 2000,
+        "epochs": 20,
+        "hidden_layer_sizes": [64],
+        "batch_size": 32,
+        "seconds_per_seed": 45,
+    },
     "full": {
         "max_train_rows": None,
         "epochs": 50,
         "hidden_layer_sizes": [128, 64],
         "batch_size": 32,
+        "seconds_per_seed": 1500,
     },
 }
 VALIDATION_FRACTION = 0.2
@@ -219,65 +239,72 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(
-    size: str = "quick",
-    seeds: Sequence[int] = (0,),
-    progress: bool = True,
-    out_dir: str | os.PathLike | None = None,
-) -> list[dict]:
-    """The section's protocol for ``relustep reproduce``: :func:`run_baselines` on every dataset
-    and rule (``out_dir`` is not needed: nothing is written while running)."""
-    return run_baselines(size=size, seeds=seeds, progress=progress)
+class BaselinesSection(Section):
+    """The baselines as the appendix of the report: the reference, with no claim of its own."""
+
+    name = "baselines"
+    title = TITLE
+    label = "Baselines"
+    claim = CLAIM
+    appendix = True
+    sizes = SIZES
+
+    def tasks(self, size: str) -> list[dict]:
+        return [{"dataset": name, "rule": rule} for name in datasets.names() for rule in RULES]
+
+    def run_task(self, task: dict, seed: int, size: str) -> list[dict]:
+        from relustep.experiments.section import load_dataset
+
+        return [run_one(load_dataset(task["dataset"]), task["rule"], seed, size)]
+
+    def describe(self, size: str) -> str:
+        settings = SIZES[size]
+        drawn = rows_drawn(settings["max_train_rows"])
+        return (
+            f"Size {size!r}: {drawn} per seed (whole test sets), {settings['epochs']} epochs, "
+            f"hidden layers {tuple(settings['hidden_layer_sizes'])}, batches of "
+            f"{settings['batch_size']}. Learning rate: per dataset, rule and seed, the best of "
+            "the rule's default, ten times it and a tenth of it, judged by the loss on a held-out "
+            f"{VALIDATION_FRACTION:.0%} of the training rows after the last epoch; then the "
+            "network is trained again on all training rows and scored on the test set. Losses: "
+            "half the mean squared error on standardised targets (regression), mean "
+            "cross-entropy (classification). Test score: R² or accuracy. Passes: forward plus "
+            "backward passes of the final run."
+        )
+
+    def body(self, rows: list[dict], out_dir: Path) -> list[str]:
+        from relustep.plot import new_figure, plot_losses, save_figure
+
+        names = unique(row["dataset"] for row in rows)
+        first_seed = min(row["seed"] for row in rows)
+        figure, axes = new_figure(4, n_rows=-(-len(names) // 4))
+        axes = np.atleast_1d(axes).ravel()
+        for ax, dataset in zip(axes, names, strict=False):
+            histories = {
+                row["rule"]: row["history"]
+                for row in rows
+                if row["dataset"] == dataset and row["seed"] == first_seed
+            }
+            plot_losses(histories, which="val_loss", ax=ax)
+            ax.set_ylabel("test loss")
+            ax.set_title(dataset, fontsize="medium")
+            if ax is not axes[0]:
+                ax.get_legend().remove()
+        for ax in axes[len(names) :]:
+            ax.set_axis_off()
+        save_figure(figure, out_dir / "figures" / "baselines-curves.png")
+        return [
+            format_table(rows),
+            "",
+            f"Test loss after each epoch of the final runs (seed {first_seed}):",
+            "",
+            "![baseline test losses](figures/baselines-curves.png)",
+            "",
+        ]
 
 
-def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
-    """The section's Markdown: how it was run, the table, and loss curves per dataset (written to
-    ``out_dir/figures/baselines-<dataset>.png``)."""
-    from relustep.plot import new_figure, plot_losses, save_figure
-
-    out_dir = Path(out_dir)
-    sizes = unique(row["size"] for row in rows)
-    lines = [
-        f"Datasets: {', '.join(unique(row['dataset'] for row in rows))}. "
-        f"Step rules: {', '.join(unique(row['rule'] for row in rows))}. "
-        + " ".join(f"Size {size!r}: {_describe(size)}." for size in sizes),
-        "",
-        "Learning rate: per dataset, rule and seed, the best of the rule's default, ten times it "
-        "and a tenth of it, judged by the loss on a held-out 20% of the training rows after the "
-        "last epoch; then the network is trained again on all training rows and scored on the "
-        "test set (`relustep.experiments.baselines.run_baselines`).",
-        "",
-        "Losses: half the mean squared error on standardised targets (regression), mean "
-        "cross-entropy (classification). Test score: R² or accuracy. Seconds: training time of "
-        "the final run. Passes: forward plus backward passes of the final run. With several "
-        "seeds, cells show mean ± standard deviation.",
-        "",
-        format_table(rows),
-        "",
-        "Loss curves of the final run of each rule, first seed:",
-        "",
-    ]
-    for dataset in unique(row["dataset"] for row in rows):
-        first_seed = min(row["seed"] for row in rows if row["dataset"] == dataset)
-        histories = {
-            row["rule"]: row["history"]
-            for row in rows
-            if row["dataset"] == dataset and row["seed"] == first_seed
-        }
-        figure, (train_axes, test_axes) = new_figure(2)
-        plot_losses(histories, which="train_loss", ax=train_axes)
-        plot_losses(histories, which="val_loss", ax=test_axes)
-        test_axes.set_ylabel("test loss")
-        figure.suptitle(dataset)
-        name = f"figures/baselines-{dataset}.png"
-        save_figure(figure, out_dir / name)
-        lines += [f"![{dataset} loss curves]({name})", ""]
-    return "\n".join(lines)
-
-
-def verdicts(rows: list[dict]) -> list[tuple[str, str, str]]:
-    """The baselines make no claim of their own."""
-    return []
+SECTION = BaselinesSection()
+run, report_section, verdicts = SECTION.run, SECTION.report_section, SECTION.verdicts
 
 
 def _network(task: str, rule: str, lr: float, seed: int, settings: dict):
@@ -288,14 +315,4 @@ def _network(task: str, rule: str, lr: float, seed: int, settings: dict):
         epochs=settings["epochs"],
         batch_size=settings["batch_size"],
         random_state=seed,
-    )
-
-
-def _describe(size: str) -> str:
-    settings = SIZES[size]
-    rows = settings["max_train_rows"]
-    drawn = "all training rows" if rows is None else f"at most {rows} training rows drawn per seed"
-    return (
-        f"{drawn} (whole test sets), {settings['epochs']} epochs, hidden layers "
-        f"{tuple(settings['hidden_layer_sizes'])}, batches of {settings['batch_size']}"
     )

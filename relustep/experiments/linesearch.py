@@ -1,57 +1,48 @@
-"""The QLABGrad and LQA protocol (METHODS section 3; relustep's protocol, the papers' own could
-not be read): learning rates from a parabola along the gradient against SGD at a grid of rates
-and Adam, with the exact line search as the yardstick.
+"""The QLABGrad and LQA protocol (relustep's protocol, the papers' own could not be read):
+learning rates from a parabola along the gradient against SGD at a grid of rates and Adam, with
+the exact line search as the yardstick.
 
-Two parts. **MLP**: classifiers on the shipped MNIST and Fashion-MNIST subsets, the images padded
-to 32 x 32 so that the network has the official codes' shape 1024-H-H-10 (H = 1000 for
-``"full"``, smaller for a CPU-friendly ``"quick"``), batches of 64. **Two-layer**: regressors with
-one hidden layer on shipped regression tables, where the exact line search applies and is also
-run as a step rule. Every run records the loss on the training and test data after each epoch,
-the test accuracy (or R²), the passes and the seconds; QLABGrad, LQA and the best SGD rate also
-record, on some steps, the decrease they achieved as a fraction of the best decrease along the
-same direction (``record_optimality``: exact for the two-layer networks, a grid refined by golden
-section for the MLPs).
+Parts, each a network trained by :func:`relustep.train.train` with every rule:
 
-For ``relustep reproduce`` (see :mod:`relustep.experiments.reproduce`): :func:`run` returns one
-row per run, :func:`report_section` writes the table, the plots and the verdicts, and
-:func:`verdicts` gives them for the summary, all computed from the rows. The RBM and the
-autoencoder parts of the protocol are not here yet.
+- **mlp**: classifiers on the shipped MNIST and Fashion-MNIST subsets, the images padded to
+  32 x 32 so that the network has the official codes' shape 1024-H-H-10, batches of 64;
+- **two-layer**: regressors with one hidden layer on shipped regression tables, where the exact
+  line search applies and is also run as a step rule;
+- **autoencoder**: a one-hidden-layer ReLU autoencoder of MNIST digits (linear output, untied
+  weights: a two-layer network whose targets are its inputs);
+- **rbm**: a ReLU RBM on the digits, its step chosen by each rule along the CD direction;
+- **sweep**: "no rate to tune", tested directly: QLABGrad's initial trial step, LQA's probe
+  distance and SGD's rate, each over the same range of at least four orders of magnitude, on the
+  two-layer regressors.
+
+Every run records the loss after each epoch, the test score, the passes and the seconds. On a few
+steps of each QLABGrad and LQA run, the line the rule looked along is replayed and the decrease
+of its step, and of each fixed SGD rate on the same line, is measured as a fraction of the best
+decrease along it (:func:`relustep.steps.exact.decrease_ratio`). ``optimality_every`` in a size
+sets how often the trainer also records that fraction during training (1: every step).
 """
 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from relustep import datasets, steps
-from relustep._validation import check_choice, check_int
-from relustep.experiments._common import finite, last, mean_std
+from relustep import steps
+from relustep.experiments._common import finite, group_rows, last, mean_std, unique
+from relustep.experiments.section import Claim, Section, load_dataset
+from relustep.experiments.verdict import judge
 from relustep.history import History
 from relustep.lineview import LineView, Parabola, capture_line, line_view
 from relustep.models.dense import DenseReLUNetwork
-from relustep.progress import ProgressBar
-from relustep.steps.exact import LineMinimum
+from relustep.steps.exact import LineMinimum, decrease_ratio
 from relustep.train import DivergenceError, train
 
-TITLE = "QLABGrad and LQA: learning rates from a parabola along the gradient"
-CLAIM = (
-    "QLABGrad and LQA choose the learning rate themselves, from a parabola fitted to the loss "
-    "along the gradient, with no rate to tune, and train better than competing schedules; LQA's "
-    "step gives nearly the greatest decrease of the loss along the gradient."
-)
-CLAIMS = {
-    "qlab": "QLABGrad chooses the learning rate itself, with no rate to tune, and trains better "
-    "than competing schedules.",
-    "lqa": "LQA chooses the learning rate itself and, with the gradient direction fixed, gives "
-    "nearly the greatest reduction of the loss; it trains better than competing schedules.",
-}
 PARABOLA_RULES = {"qlab": {"name": "qlab"}, "lqa": {"name": "lqa"}}
-NEAR_OPTIMAL = 0.9  # relustep's threshold: "nearly the greatest decrease" means at least this
-TIE = 0.01  # relustep's threshold: within 1% of the best competitor counts as "as good"
+NAMES = {"qlab": "QLABGrad", "lqa": "LQA"}
+PROBE_SETTING = {"qlab": "initial_step", "lqa": "delta"}
+SWEEP = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # four orders of magnitude
 SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
     "tiny": {
         "mlp_datasets": ["mnist"],
@@ -61,9 +52,16 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "regression_datasets": ["concrete"],
         "regression_hidden": 8,
         "regression_rows": 256,
+        "autoencoder_rows": 128,
+        "autoencoder_hidden": 8,
+        "rbm_rows": 128,
+        "rbm_hidden": 8,
         "epochs": 2,
         "sgd_rates": [0.1],
-        "optimality_steps": 2,
+        "sweep": [1e-4, 1.0],
+        "captured_steps": 1,
+        "optimality_every": 0,
+        "seconds_per_seed": 4,
     },
     "quick": {
         "mlp_datasets": ["mnist", "fashion-mnist"],
@@ -73,9 +71,16 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "regression_datasets": ["concrete", "diamonds"],
         "regression_hidden": 64,
         "regression_rows": 2000,
+        "autoencoder_rows": 2000,
+        "autoencoder_hidden": 64,
+        "rbm_rows": 1000,
+        "rbm_hidden": 64,
         "epochs": 8,
         "sgd_rates": [0.01, 0.1, 1.0],
-        "optimality_steps": 12,
+        "sweep": list(SWEEP),
+        "captured_steps": 4,
+        "optimality_every": 0,
+        "seconds_per_seed": 75,
     },
     "full": {
         "mlp_datasets": ["mnist", "fashion-mnist"],
@@ -85,21 +90,41 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "regression_datasets": ["concrete", "diamonds", "auto-mpg", "diabetes"],
         "regression_hidden": 128,
         "regression_rows": None,
+        "autoencoder_rows": None,
+        "autoencoder_hidden": 256,
+        "rbm_rows": None,
+        "rbm_hidden": 256,
         "epochs": 20,
         "sgd_rates": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
-        "optimality_steps": 40,
+        "sweep": list(SWEEP),
+        "captured_steps": 10,
+        "optimality_every": 10,
+        "seconds_per_seed": 3600,
     },
 }
-BATCH_SIZE = {"mlp": 64, "two-layer": 32}
+BATCH_SIZE = {"mlp": 64, "two-layer": 32, "autoencoder": 32, "rbm": 20, "sweep": 32}
 IMAGE_SIDE = 32  # the official codes' 32 x 32 inputs
+HIGHER_IS_BETTER = {"mlp": True, "two-layer": False, "autoencoder": False, "rbm": False}
 
 
 def rules(size: str, part: str) -> dict[str, dict]:
     """The step rules of a part, by label: QLABGrad, LQA, SGD at each rate of the size's grid,
-    Adam with its defaults, and (two-layer part) the exact line search."""
+    Adam with its defaults, and (two-layer part) the exact line search; for the sweep, each
+    parabola rule at each probe setting and SGD at each rate of the sweep."""
+    settings = SIZES[size]
+    if part == "sweep":
+        table = {
+            f"{rule} {PROBE_SETTING[rule]}={value:g}": {**config, PROBE_SETTING[rule]: value}
+            for rule, config in PARABOLA_RULES.items()
+            for value in settings["sweep"]
+        }
+        table.update(
+            {f"sgd {rate:g}": {"name": "constant", "lr": rate} for rate in settings["sweep"]}
+        )
+        return table
     table = dict(PARABOLA_RULES)
     table.update(
-        {f"sgd {rate:g}": {"name": "constant", "lr": rate} for rate in SIZES[size]["sgd_rates"]}
+        {f"sgd {rate:g}": {"name": "constant", "lr": rate} for rate in settings["sgd_rates"]}
     )
     table["adam"] = {"name": "adam"}
     if part == "two-layer":
@@ -107,69 +132,321 @@ def rules(size: str, part: str) -> dict[str, dict]:
     return table
 
 
-def run(
-    size: str = "quick",
-    seeds: Sequence[int] = (0,),
-    progress: bool = True,
-    out_dir: str | os.PathLike | None = None,
-) -> list[dict]:
-    """Train every part, dataset, rule and seed; return one row per run.
+def measure(row: dict) -> float | None:
+    """What a run is judged by: the final test accuracy (MLP), else the final training loss."""
+    return row["test_score"] if row["part"] == "mlp" else row["train_loss"]
 
-    Parameters
-    ----------
-    size : {"tiny", "quick", "full"}
-        How much work (see ``SIZES``): ``"full"`` is 1024-1000-1000-10 on every training row
-        for 20 epochs; ``"quick"`` 1024-256-256-10 on 2000 rows for 8 epochs (about two minutes
-        on two idle cores); ``"tiny"`` a smoke test.
-    seeds : sequence of int
-        The seed fixes the drawn rows, the weights and the batch order.
-    progress : bool
-        A progress bar over the runs.
-    out_dir : str or path-like, optional
-        Not needed: nothing is written while running.
 
-    Returns
-    -------
-    list of dict
-        Per run: ``part`` ("mlp" or "two-layer"), ``dataset``, ``architecture``, ``rule``
-        (label), ``seed``, ``size``, ``train_loss`` and ``test_loss`` (after the last epoch),
-        ``metric`` ("accuracy" or "R²"), ``test_score``, ``test_scores`` (after each epoch),
-        ``seconds`` (training time, measurements and the oracle excluded), ``passes`` (forward
-        plus backward), ``forward_per_step``, ``median_step``, ``fallbacks`` (totals),
-        ``optimality`` (the recorded decrease ratios), ``diverged``, ``history`` and, for the
-        first seed's QLABGrad and LQA runs, ``line_view`` (the numbers of a
-        :class:`~relustep.lineview.LineView` of a step in the middle of the first epoch, as
-        plain values: see :func:`view_to_dict`).
-    """
-    check_choice(size, "size", SIZES)
-    seeds = [check_int(seed, "seeds", low=0) for seed in seeds]
-    settings = SIZES[size]
-    plan = [
-        (part, name, label, seed)
-        for part, names in (
-            ("mlp", settings["mlp_datasets"]),
-            ("two-layer", settings["regression_datasets"]),
-        )
-        for name in names
-        for label in rules(size, part)
-        for seed in seeds
+def measure_at_passes(row: dict, budget: float) -> float | None:
+    """The run's measure after its last epoch that ended within ``budget`` forward plus
+    backward passes (None when its first epoch already cost more)."""
+    values = row["test_scores"] if row["part"] == "mlp" else row["train_losses"]
+    within = [
+        value
+        for value, passes in zip(values, row["epoch_passes"], strict=False)
+        if passes <= budget
     ]
-    rows, loaded = [], {}
-    first_seed = min(seeds) if seeds else None
-    with ProgressBar(len(plan), "linesearch", enabled=progress) as bar:
-        for part, name, label, seed in plan:
-            if name not in loaded:
-                loaded[name] = datasets.load(name)
-            with_view = seed == first_seed
-            rows.append(run_one(part, loaded[name], label, seed, size, with_line_view=with_view))
-            bar.update(1, f"{part} {name} {label} seed {seed}")
-    return rows
+    return within[-1] if within else None
+
+
+class LineSearchSection(Section):
+    """The QLABGrad and LQA section of the report (see the module docstring)."""
+
+    name = "linesearch"
+    label = "QLABGrad and LQA"
+    title = "QLABGrad and LQA: learning rates from a parabola along the gradient"
+    claim = (
+        "QLABGrad and LQA choose the learning rate themselves, from a parabola fitted to the loss "
+        "along the gradient, with no rate to tune, and train better than competing schedules; "
+        "LQA's step gives nearly the greatest decrease of the loss along the gradient."
+    )
+    sizes = SIZES
+
+    def tasks(self, size: str) -> list[dict]:
+        settings = SIZES[size]
+        parts = {
+            "mlp": settings["mlp_datasets"],
+            "two-layer": settings["regression_datasets"],
+            "autoencoder": ["mnist"],
+            "rbm": ["digits"],
+            "sweep": settings["regression_datasets"],
+        }
+        return [
+            {"part": part, "dataset": name, "rule": label}
+            for part, names in parts.items()
+            for name in names
+            for label in rules(size, part)
+            if not (part == "rbm" and label == "exact")
+        ]
+
+    def run_task(self, task: dict, seed: int, size: str) -> list[dict]:
+        if task["part"] == "rbm":
+            return [self.run_rbm(task, seed, size)]
+        return [run_one(task["part"], load_dataset(task["dataset"]), task["rule"], seed, size)]
+
+    @staticmethod
+    def run_rbm(task: dict, seed: int, size: str) -> dict:
+        """One RBM run: the rule chooses the step along the CD direction of the chain's error."""
+        from relustep.estimators.rbm import RBM
+
+        settings = SIZES[size]
+        data = load_dataset(task["dataset"])
+        rng = np.random.default_rng(seed)
+        X = data.X_train[rng.permutation(len(data.X_train))[: settings["rbm_rows"]]]
+        row = {
+            **task,
+            "seed": seed,
+            "size": size,
+            "metric": "E",
+            "architecture": f"{X.shape[1]}-{settings['rbm_hidden']}",
+            "refused": None,
+            "diverged": False,
+            "test_score": None,
+            "test_scores": [],
+        }
+        model = RBM(
+            settings["rbm_hidden"],
+            step=rules(size, "rbm")[task["rule"]],
+            batch_size=BATCH_SIZE["rbm"],
+            epochs=settings["epochs"],
+            random_state=seed,
+        )
+        try:
+            model.fit(X)
+        except DivergenceError:
+            row["diverged"] = True
+        except (ValueError, TypeError) as error:  # a rule that does not fit the RBM's direction
+            row["refused"] = str(error)
+        history = getattr(model, "history_", History())
+        return {**row, **_summary(history, [], rule=None)}
+
+    def describe(self, size: str) -> str:
+        settings = SIZES[size]
+        rows = settings["mlp_rows"]
+        drawn = "all training rows" if rows is None else f"{rows} training rows drawn per seed"
+        hidden = "-".join(map(str, settings["mlp_hidden"]))
+        return (
+            f"Size {size!r}: MLP 1024-{hidden}-10 on {', '.join(settings['mlp_datasets'])} "
+            f"({drawn}, batches of {BATCH_SIZE['mlp']}, images padded to 32 x 32); two-layer "
+            f"d-{settings['regression_hidden']}-1 on {', '.join(settings['regression_datasets'])};"
+            f" autoencoder 784-{settings['autoencoder_hidden']}-784 on "
+            f"{settings['autoencoder_rows']} MNIST rows; RBM 64-{settings['rbm_hidden']} on "
+            f"{settings['rbm_rows']} digits; {settings['epochs']} epochs each. SGD at every rate "
+            "of " + ", ".join(f"{rate:g}" for rate in settings["sgd_rates"]) + " (the best in "
+            "hindsight is the competitor), Adam with its defaults. Sweep: on the same tables, "
+            "QLABGrad's initial trial step, LQA's probe "
+            "distance and SGD's rate each over "
+            + ", ".join(f"{v:g}" for v in settings["sweep"])
+            + ". Equal epochs: every rule's measure after the last epoch; equal passes: each "
+            "rule's measure after its last epoch within the competitor's forward plus backward "
+            "passes. Measure: test accuracy (MLP), final training loss (the others). Decrease "
+            "ratio: a step's decrease of the batch loss over the best decrease along its direction "
+            f"(exact for one ReLU layer, grid and golden section for the MLP), on "
+            f"{settings['captured_steps']} replayed steps of the first epoch per run, for the "
+            "rule's step and for each fixed SGD rate on the same line. Both rules are derived in "
+            "relustep; relustep probes and steps along the same direction, unlike the official "
+            "codes, and caps no step."
+        )
+
+    def body(self, rows: list[dict], out_dir: Path) -> list[str]:
+        refusals = unique(row["refused"] for row in rows if row.get("refused"))
+        refused = [f"Refused (left out of the comparisons): {reason}" for reason in refusals]
+        return [
+            self.table(rows),
+            "",
+            *[line for reason in refused for line in (reason, "")],
+            *self.sweep_table(rows),
+            *self.figures(rows, out_dir),
+        ]
+
+    @staticmethod
+    def table(rows: list[dict]) -> str:
+        """One line per part, dataset and rule (the sweep apart), seeds as mean ± std."""
+        lines = [
+            "| part | dataset | rule | train loss | test score | seconds | passes | forward/step "
+            "| median step | decrease ratio (median) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        main = [row for row in rows if row["part"] != "sweep"]
+        for (part, dataset, rule), group in group_rows(main, ("part", "dataset", "rule")).items():
+            diverged = sum(row["diverged"] for row in group)
+            refused = sum(bool(row.get("refused")) for row in group)
+            label = rule + (f" (diverged {diverged}/{len(group)})" if diverged else "")
+            label += " (refused)" if refused else ""
+            ratios = [
+                r
+                for row in group
+                for step in row["captured"]
+                for r in [step.get("rule")]
+                if r is not None and math.isfinite(r)
+            ]
+            cells = [part, dataset, label]
+            cells += [
+                mean_std([row[key] for row in group])
+                for key in ("train_loss", "test_score", "seconds")
+            ]
+            cells += [
+                mean_std([row["passes"] for row in group], ".0f"),
+                mean_std([row["forward_per_step"] for row in group], ".2f"),
+                mean_std([row["median_step"] for row in group]),
+                f"{np.median(ratios):.3f} ({len(ratios)} steps)" if ratios else "—",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    @staticmethod
+    def sweep_table(rows: list[dict]) -> list[str]:
+        """Final training loss over the probe settings and rates of the sweep."""
+        sweep = [row for row in rows if row["part"] == "sweep"]
+        if not sweep:
+            return []
+        lines = [
+            "**No rate to tune?** Final training loss (mean ± std over seeds) against QLABGrad's "
+            "initial trial step, LQA's probe distance and SGD's rate over the same range:",
+            "",
+            "| dataset | rule | setting | final training loss |",
+            "|---|---|---|---|",
+        ]
+        for (dataset, rule), group in group_rows(sweep, ("dataset", "rule")).items():
+            name, setting = rule.split(" ", 1)
+            losses = mean_std([row["train_loss"] for row in group])
+            lines.append(f"| {dataset} | {name} | {setting} | {losses} |")
+        return [*lines, ""]
+
+    def claims(self, rows: list[dict]) -> list[Claim]:
+        claims = []
+        main = [row for row in rows if row["part"] not in ("sweep",) and not row.get("refused")]
+        groups = group_rows(main, ("part", "dataset", "seed"))
+        for rule, name in NAMES.items():
+            equal_epochs, equal_passes = ([], [], []), ([], [], [])
+            for (part, _, seed), group in groups.items():
+                runs = {row["rule"]: row for row in group}
+                competitors = [
+                    row for label, row in runs.items() if label.startswith("sgd") or label == "adam"
+                ]
+                if rule not in runs or not competitors:
+                    continue
+                sign = 1 if HIGHER_IS_BETTER[part] else -1
+                best = max(competitors, key=lambda row: sign * (measure(row) or -sign * math.inf))
+                mine = runs[rule]
+                for store, values in (
+                    (equal_epochs, (measure(mine), measure(best))),
+                    (equal_passes, (measure_at_passes(mine, best["passes"]), measure(best))),
+                ):
+                    # a higher-is-better measure enters the judge negated, so lower wins
+                    store[0].append(None if values[0] is None else -sign * values[0])
+                    store[1].append(None if values[1] is None else -sign * values[1])
+                    store[2].append(seed)
+            for store, what in ((equal_epochs, "equal epochs"), (equal_passes, "equal passes")):
+                claims.append(
+                    Claim(
+                        f"{name} trains better than the best SGD rate and Adam ({what})",
+                        judge(*store[:2], store[2]),
+                        "per part, dataset and seed (MLP: test accuracy; others: training loss)",
+                    )
+                )
+        claims += self.sweep_claims(rows)
+        claims.append(self.decrease_claim(rows))
+        return claims
+
+    @staticmethod
+    def sweep_claims(rows: list[dict]) -> list[Claim]:
+        """Per dataset and seed: the spread (decades between the largest and the smallest final
+        training loss) over each rule's probe settings against SGD's over the same rates."""
+        sweep = [row for row in rows if row["part"] == "sweep"]
+        claims = []
+        for rule, name in NAMES.items():
+            mine, sgd, seeds = [], [], []
+            for (_, seed), group in group_rows(sweep, ("dataset", "seed")).items():
+                mine.append(_spread([r for r in group if r["rule"].startswith(rule + " ")]))
+                sgd.append(_spread([r for r in group if r["rule"].startswith("sgd ")]))
+                seeds.append(seed)
+            evidence = (
+                f"spread in decades of the final training loss over {PROBE_SETTING[rule]} "
+                f"against SGD's over its rate, same range; mean {_mean(mine)} against {_mean(sgd)}"
+            )
+            claims.append(Claim(f"{name} has no rate to tune", judge(mine, sgd, seeds), evidence))
+        return claims
+
+    @staticmethod
+    def decrease_claim(rows: list[dict]) -> Claim:
+        """LQA's decrease ratio on replayed steps against the best SGD rate's on the same lines
+        (the best rate of that part, dataset and seed, by its final measure)."""
+        lqa, fixed, seeds = [], [], []
+        for (part, _, seed), group in group_rows(
+            [row for row in rows if row["part"] not in ("sweep", "rbm")],
+            ("part", "dataset", "seed"),
+        ).items():
+            runs = {row["rule"]: row for row in group}
+            sgd = [row for label, row in runs.items() if label.startswith("sgd")]
+            if "lqa" not in runs or not sgd:
+                continue
+            sign = 1 if HIGHER_IS_BETTER[part] else -1
+            best = max(sgd, key=lambda row: sign * (measure(row) or -sign * math.inf))["rule"]
+            for step in runs["lqa"]["captured"]:
+                lqa.append(step.get("rule"))
+                fixed.append(step.get(best))
+                seeds.append(seed)
+        ratios = [ratio for ratio in lqa if ratio is not None and math.isfinite(ratio)]
+        evidence = (
+            f"decrease ratio on {len(lqa)} replayed steps against the best SGD rate's on the same "
+            f"lines; median {np.median(ratios) if ratios else math.nan:.3f} against "
+            f"{_median(fixed)}"
+        )
+        return Claim(
+            "LQA's step gives nearly the greatest decrease along the gradient, more than a tuned "
+            "fixed rate",
+            judge(lqa, fixed, seeds, higher_is_better=True),
+            evidence,
+        )
+
+    @staticmethod
+    def figures(rows: list[dict], out_dir: Path) -> list[str]:
+        from relustep.lineview import plot_line_view
+        from relustep.plot import new_figure, plot_losses, save_figure
+
+        first_seed = min(row["seed"] for row in rows)
+        lines = [f"### Loss against epochs and passes (seed {first_seed})", ""]
+        main = [row for row in rows if row["part"] != "sweep" and row["seed"] == first_seed]
+        groups = group_rows(main, ("part", "dataset"))
+        figure, axes = new_figure(2, n_rows=len(groups))
+        for (part, dataset), ax_row in zip(groups, axes, strict=True):
+            histories = {
+                row["rule"]: row["history"]
+                for row in groups[(part, dataset)]
+                if len(row["history"])
+            }
+            for ax, x in zip(ax_row, ("epochs", "passes"), strict=True):
+                plot_losses(histories, x=x, which="train_loss", ax=ax)
+                ax.set_title(f"{part}: {dataset}", fontsize="medium")
+                if x == "passes":
+                    ax.get_legend().remove()
+        save_figure(figure, out_dir / "figures" / "linesearch-curves.png")
+        lines += ["![loss curves](figures/linesearch-curves.png)", ""]
+        views = [row for row in main if "line_view" in row]
+        if views:
+            lines += [
+                "### The line view: the true batch loss along the gradient at one step, the "
+                "parabolas, and the minimum along the line",
+                "",
+            ]
+            figure, axes = new_figure(min(3, len(views)), n_rows=-(-len(views) // 3))
+            axes = np.atleast_1d(axes).ravel()
+            for ax, row in zip(axes, views, strict=False):
+                title = f"{row['rule']}, {row['part']} {row['dataset']}"
+                plot_line_view(view_from_dict(row["line_view"]), ax=ax, title=title)
+            for ax in axes[len(views) :]:
+                ax.set_axis_off()
+            save_figure(figure, out_dir / "figures" / "linesearch-lineviews.png")
+            lines += ["![line views](figures/linesearch-lineviews.png)", ""]
+        return lines
 
 
 def run_one(
     part: str, data, label: str, seed: int, size: str = "quick", with_line_view: bool = False
 ) -> dict:
-    """One row of :func:`run`: draw the rows, train epoch by epoch, score after each epoch."""
+    """One run: draw the rows, train epoch by epoch, score after each epoch; for QLABGrad and
+    LQA, replay a few steps of the first epoch and measure decrease ratios on their lines."""
     settings = SIZES[size]
     rng = np.random.default_rng(seed)
     X, y, X_test, y_test, model = _problem(part, data, settings, rng)
@@ -180,7 +457,6 @@ def run_one(
     history = History(rule.fallbacks)
     batch_size = min(BATCH_SIZE[part], len(X))
     steps_per_epoch = -(-len(X) // batch_size)
-    every = _optimality_every(label, settings, steps_per_epoch)
     replay_rng_state = rng.bit_generator.state
     start = theta.copy()
     scores, diverged = [], False
@@ -197,14 +473,12 @@ def run_one(
                 batch_size=batch_size,
                 rng=rng,
                 validation=(X_test, y_test),
-                record_optimality=every,
+                record_optimality=settings["optimality_every"],
             )
         except DivergenceError:
             diverged = True
             break
         scores.append(finite(_score(model, theta, X_test, y_test)))
-    epochs = history["epochs"]
-    optimality = [value for value in history.get("optimality", []) if math.isfinite(value)]
     row = {
         "part": part,
         "dataset": data.name,
@@ -212,206 +486,107 @@ def run_one(
         "rule": label,
         "seed": seed,
         "size": size,
-        "train_loss": last(epochs["train_loss"]),
-        "test_loss": last(epochs["val_loss"]),
+        "test_loss": last(history["epochs"]["val_loss"]),
         "metric": "accuracy" if part == "mlp" else "R²",
         "test_score": scores[-1] if scores else None,
         "test_scores": scores,
-        "seconds": last(epochs["seconds"]),
-        "passes": int(history.total("n_forward") + history.total("n_backward")),
-        "forward_per_step": history.total("n_forward") / max(len(history), 1),
-        "median_step": finite(float(np.median(history["step_size"]))) if len(history) else None,
-        "fallbacks": {name: int(history.total(name)) for name in rule.fallbacks},
-        "optimality": optimality,
         "diverged": diverged,
-        "history": history,
+        **_summary(history, scores, rule),
     }
-    if with_line_view and label in PARABOLA_RULES:
-        replay = np.random.default_rng()
-        replay.bit_generator.state = replay_rng_state
-        captured = capture_line(
-            model,
-            X,
-            y,
-            rule_config,
-            step=steps_per_epoch // 2,
-            batch_size=batch_size,
-            random_state=replay,
-            theta=start,
-        )
-        trials = {"qlab_trial_step": None, "lqa_delta": None}
-        trials["qlab_trial_step" if label == "qlab" else "lqa_delta"] = captured.trial_step
-        view = line_view(captured.line, step_taken=captured.step_taken, n_points=101, **trials)
-        row["line_view"] = view_to_dict(view)
+    if label in PARABOLA_RULES:
+
+        def replay(step: int):
+            generator = np.random.default_rng()
+            generator.bit_generator.state = replay_rng_state
+            return capture_line(
+                model,
+                X,
+                y,
+                rule_config,
+                step=step,
+                batch_size=batch_size,
+                random_state=generator,
+                theta=start,
+            )
+
+        wanted = np.linspace(0, steps_per_epoch - 1, settings["captured_steps"] + 2)[1:-1]
+        row["captured"] = []
+        for step in sorted({int(s) for s in wanted}):
+            captured = replay(step)
+            ratios = {"rule": finite(decrease_ratio(captured.line, captured.step_taken))}
+            for sgd_label, config in rules(size, part).items():
+                if sgd_label.startswith("sgd"):
+                    ratios[sgd_label] = finite(decrease_ratio(captured.line, config["lr"]))
+            row["captured"].append(ratios)
+        if seed == 0 and part in ("mlp", "two-layer"):
+            captured = replay(steps_per_epoch // 2)
+            trials = {"qlab_trial_step": None, "lqa_delta": None}
+            trials["qlab_trial_step" if label == "qlab" else "lqa_delta"] = captured.trial_step
+            view = line_view(captured.line, step_taken=captured.step_taken, n_points=101, **trials)
+            row["line_view"] = view_to_dict(view)
     return row
 
 
-def verdicts(rows: list[dict]) -> list[tuple[str, str, str]]:
-    """``(claim, verdict, evidence)`` for each claim, from :func:`measure_claims`."""
-    outcome = measure_claims(rows)
-    result = []
-    for rule, name in (("qlab", "QLABGrad"), ("lqa", "LQA")):
-        numbers = outcome[rule]
-        evidence = (
-            f"as good as the better of the best SGD rate and Adam (or within {TIE:.0%}) in "
-            f"{numbers['wins']} of {numbers['compared']} comparisons (part, dataset, seed; MLP: "
-            "final test accuracy, two-layer: final training loss)"
+def _summary(history: History, scores: list, rule) -> dict:
+    """The numbers every row holds, from a run's history."""
+    epochs = history["epochs"]
+    passes = np.concatenate(
+        [[0.0], np.cumsum(np.add(history["n_forward"], history["n_backward"]), dtype=float)]
+    )
+    optimality = [v for v in history.get("optimality", []) if math.isfinite(v)]
+    return {
+        "train_loss": last(epochs["train_loss"]),
+        "train_losses": [finite(value) for value in epochs["train_loss"]],
+        "seconds": last(epochs["seconds"]),
+        "passes": int(passes[-1]),
+        "epoch_passes": passes[np.asarray(epochs["step"], dtype=int)].tolist(),
+        "forward_per_step": history.total("n_forward") / max(len(history), 1),
+        "median_step": finite(float(np.median(history["step_size"]))) if len(history) else None,
+        "optimality": optimality,
+        "captured": [],
+        "history": history,
+    }
+
+
+def _spread(group: list[dict]) -> float | None:
+    """Decades between the largest and smallest final training loss of ``group`` (a diverged
+    run counts as infinite; None when no run is finite)."""
+    losses = [row["train_loss"] for row in group]
+    finite_losses = [loss for loss in losses if loss is not None and loss > 0]
+    if not finite_losses:
+        return None
+    if len(finite_losses) < len(losses) or any(row["diverged"] for row in group):
+        return math.inf
+    return math.log10(max(finite_losses) / min(finite_losses))
+
+
+def _mean(values: list) -> str:
+    numbers = [v for v in values if v is not None]
+    return f"{np.mean(numbers):.2f}" if numbers else "—"
+
+
+def _median(values: list) -> str:
+    numbers = [v for v in values if v is not None and math.isfinite(v)]
+    return f"{np.median(numbers):.3f}" if numbers else "—"
+
+
+def _problem(part, data, settings, rng):
+    if part == "mlp":
+        X, y = _draw(data.X_train, data.y_train, settings["mlp_rows"], rng)
+        X_test, y_test = _draw(data.X_test, data.y_test, settings["mlp_test_rows"], rng)
+        X, X_test = pad_images(X, IMAGE_SIDE), pad_images(X_test, IMAGE_SIDE)
+        model = DenseReLUNetwork(
+            X.shape[1], tuple(settings["mlp_hidden"]), data.n_classes, loss="softmax"
         )
-        result.append(
-            (f"{name} trains better than competing schedules", numbers["verdict"], evidence)
-        )
-    decrease, qlab_decrease = outcome["lqa_decrease"], outcome["qlab_decrease"]
-    evidence = (
-        f"median decrease ratio {decrease['median']:.3f} over {decrease['steps']} recorded "
-        f"steps, {_percent(decrease['near'])} of them at least {NEAR_OPTIMAL} (QLABGrad: median "
-        f"{qlab_decrease['median']:.3f}, {_percent(qlab_decrease['near'])})"
-    )
-    result.append(
-        ("LQA gives nearly the greatest decrease along the gradient", decrease["verdict"], evidence)
-    )
-    return result
-
-
-def measure_claims(rows: list[dict]) -> dict[str, dict]:
-    """Each claim's verdict, with the numbers behind it.
-
-    ``"qlab"`` and ``"lqa"`` (trains better than competing schedules): per part, dataset and
-    seed, the rule's final measure (test accuracy for the MLPs, training loss for the two-layer
-    regressors, whose claim is about optimisation) against the best SGD rate of the grid and
-    Adam. "As good" means within ``TIE`` (relative) of the better of them, or better. Supported
-    when it is as good in every comparison; not supported when it is in none; mixed otherwise.
-
-    ``"lqa_decrease"`` (nearly the greatest decrease along the gradient): the median of LQA's
-    recorded decrease ratios; supported when at least ``NEAR_OPTIMAL``, not supported when below
-    half of it, mixed in between. The same numbers for QLABGrad are reported beside it.
-    """
-    groups: dict[tuple, dict[str, dict]] = {}
-    for row in rows:
-        groups.setdefault((row["part"], row["dataset"], row["seed"]), {})[row["rule"]] = row
-    result = {}
-    for rule in PARABOLA_RULES:
-        wins = losses = compared = 0
-        for runs in groups.values():
-            competitors = [
-                run for label, run in runs.items() if label.startswith("sgd") or label == "adam"
-            ]
-            if rule not in runs or not competitors:
-                continue
-            compared += 1
-            as_good = _as_good(runs[rule], max(competitors, key=_measure))
-            wins += as_good
-            losses += not as_good
-        if compared and wins == compared:
-            outcome = "supported"
-        elif compared and losses == compared:
-            outcome = "not supported"
-        else:
-            outcome = "mixed"
-        result[rule] = {"compared": compared, "wins": wins, "verdict": outcome}
-    for rule in PARABOLA_RULES:
-        ratios = [ratio for row in rows if row["rule"] == rule for ratio in row["optimality"]]
-        median = float(np.median(ratios)) if ratios else math.nan
-        near = float(np.mean(np.array(ratios) >= NEAR_OPTIMAL)) if ratios else math.nan
-        result[f"{rule}_decrease"] = {"steps": len(ratios), "median": median, "near": near}
-    median = result["lqa_decrease"]["median"]
-    result["lqa_decrease"]["verdict"] = (
-        "supported"
-        if median >= NEAR_OPTIMAL
-        else "not supported"
-        if median < 0.5 * NEAR_OPTIMAL
-        else "mixed"
-        if math.isfinite(median)
-        else "not measured"
-    )
-    return result
-
-
-def format_table(rows: list[dict]) -> str:
-    """A Markdown table, one line per part, dataset and rule, seeds as mean ± std."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault((row["part"], row["dataset"], row["rule"]), []).append(row)
-    lines = [
-        "| part | dataset | rule | train loss | test loss | test score | seconds | passes "
-        "| forward/step | median step | decrease ratio (median) | fallbacks |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for (part, dataset, rule), group in groups.items():
-        diverged = sum(row["diverged"] for row in group)
-        label = rule + (f" (diverged {diverged}/{len(group)})" if diverged else "")
-        ratios = [ratio for row in group for ratio in row["optimality"]]
-        taken = {
-            name: sum(row["fallbacks"].get(name, 0) for row in group)
-            for name in group[0]["fallbacks"]
-        }
-        cells = [part, dataset, label]
-        cells += [
-            mean_std([row[key] for row in group])
-            for key in ("train_loss", "test_loss", "test_score", "seconds")
-        ]
-        cells += [
-            mean_std([row["passes"] for row in group], ".0f"),
-            mean_std([row["forward_per_step"] for row in group], ".2f"),
-            mean_std([row["median_step"] for row in group]),
-            f"{np.median(ratios):.3f} ({len(ratios)} steps)" if ratios else "—",
-            ", ".join(f"{name} {count}" for name, count in taken.items() if count) or "—",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
-    """The Markdown section: each paper's claim, what was run, the table, the plots (saved in
-    ``out_dir/figures/``, linked relatively) and the verdicts with the numbers behind them.
-
-    Parameters
-    ----------
-    rows : list of dict
-        As returned by :func:`run`.
-    out_dir : str or path-like
-
-    Returns
-    -------
-    str
-    """
-    out_dir = Path(out_dir)
-    sizes = sorted({row["size"] for row in rows})
-    seeds = sorted({row["seed"] for row in rows})
-    architectures = sorted({f"{row['part']} {row['architecture']}" for row in rows})
-    lines = [
-        f"**Claims** (from the abstracts). QLABGrad: {CLAIMS['qlab']} LQA: {CLAIMS['lqa']}",
-        "",
-        "**What was run** (relustep's protocol; both rules' formulas are derived in relustep and "
-        "the papers' exact forms may differ; relustep probes and steps along the same direction, "
-        "unlike the official codes, and caps no step): "
-        f"sizes {', '.join(sizes)} ({'; '.join(_describe(size) for size in sizes)}), seeds "
-        f"{', '.join(map(str, seeds))}, networks {', '.join(architectures)}. MLP images are "
-        "padded to 32 x 32. SGD runs at every rate of its grid (no tuning on held-out data: the "
-        "best rate in hindsight is the competitor), Adam with its defaults. Test score: accuracy "
-        "(MLP) or R² (two-layer). Decrease ratio: the batch-loss decrease of a step over the best "
-        "decrease along its direction (exact for two-layer networks, grid and golden section for "
-        "MLPs), on the steps where it was recorded; the oracle's passes and time are not counted.",
-        "",
-        format_table(rows),
-        "",
-    ]
-    lines += _figures(rows, out_dir)
-    lines += ["### Verdicts", ""]
-    lines += [
-        f"- **{claim}: {verdict}.** {evidence[0].upper()}{evidence[1:]}."
-        for claim, verdict, evidence in verdicts(rows)
-    ]
-    lines += [
-        "",
-        "(Trains better: supported when as good in every comparison, not supported when in "
-        f"none. Nearly the greatest decrease: supported when the median ratio is at least "
-        f"{NEAR_OPTIMAL}, not supported when below {0.5 * NEAR_OPTIMAL}.)",
-        "",
-        "Not yet run here: the same rules on the RBM and the autoencoder (their models are new "
-        "in relustep; the lead adds them to this protocol).",
-        "",
-    ]
-    return "\n".join(lines)
+        return X, y, X_test, y_test, model
+    if part == "autoencoder":
+        X, _ = _draw(data.X_train, data.y_train, settings["autoencoder_rows"], rng)
+        model = DenseReLUNetwork(X.shape[1], (settings["autoencoder_hidden"],), X.shape[1])
+        return X, X, data.X_test, data.X_test, model
+    X, y = _draw(data.X_train, data.y_train, settings["regression_rows"], rng)
+    y, y_test = y.reshape(len(y), -1), data.y_test.reshape(len(data.y_test), -1)
+    model = DenseReLUNetwork(X.shape[1], (settings["regression_hidden"],), y.shape[1])
+    return X, y, data.X_test, y_test, model
 
 
 # -- the problems --------------------------------------------------------------------------------
@@ -424,21 +599,6 @@ def pad_images(X: np.ndarray, side: int) -> np.ndarray:
         images, ((0, 0), (margin // 2, margin - margin // 2), (margin // 2, margin - margin // 2))
     )
     return np.ascontiguousarray(padded.reshape(len(X), side * side))
-
-
-def _problem(part, data, settings, rng):
-    if part == "mlp":
-        X, y = _draw(data.X_train, data.y_train, settings["mlp_rows"], rng)
-        X_test, y_test = _draw(data.X_test, data.y_test, settings["mlp_test_rows"], rng)
-        X, X_test = pad_images(X, IMAGE_SIDE), pad_images(X_test, IMAGE_SIDE)
-        model = DenseReLUNetwork(
-            X.shape[1], tuple(settings["mlp_hidden"]), data.n_classes, loss="softmax"
-        )
-        return X, y, X_test, y_test, model
-    X, y = _draw(data.X_train, data.y_train, settings["regression_rows"], rng)
-    y, y_test = y.reshape(len(y), -1), data.y_test.reshape(len(data.y_test), -1)
-    model = DenseReLUNetwork(X.shape[1], (settings["regression_hidden"],), y.shape[1])
-    return X, y, data.X_test, y_test, model
 
 
 def _draw(X, y, rows, rng):
@@ -455,82 +615,6 @@ def _score(model, theta, X, y) -> float:
     residual = np.sum((y - output) ** 2)
     total = np.sum((y - y.mean(axis=0)) ** 2)
     return float(1.0 - residual / total)
-
-
-def _optimality_every(label: str, settings: dict, steps_per_epoch: int) -> int:
-    """Record the decrease ratio on about ``optimality_steps`` steps of the run, for QLABGrad,
-    LQA, the exact search and the middle SGD rate (0: not recorded)."""
-    rates = settings["sgd_rates"]
-    recorded = {*PARABOLA_RULES, "exact", f"sgd {rates[len(rates) // 2]:g}"}
-    if label not in recorded:
-        return 0
-    total = steps_per_epoch * settings["epochs"]
-    return max(total // settings["optimality_steps"], 1)
-
-
-def _measure(row: dict) -> float:
-    """Higher is better: test accuracy (MLP) or minus the training loss (two-layer)."""
-    value = row["test_score"] if row["part"] == "mlp" else row["train_loss"]
-    if value is None:
-        return -math.inf
-    return value if row["part"] == "mlp" else -value
-
-
-def _as_good(row: dict, best: dict) -> bool:
-    """Whether ``row`` is better than ``best`` or within ``TIE`` of it (relative)."""
-    mine, theirs = _measure(row), _measure(best)
-    if row["part"] == "mlp":
-        return mine >= (1.0 - TIE) * theirs
-    return mine >= (1.0 + TIE) * theirs  # both are minus a loss: negative
-
-
-# -- plots ---------------------------------------------------------------------------------------
-def _figures(rows: list[dict], out_dir: Path) -> list[str]:
-    from relustep.lineview import plot_line_view
-    from relustep.plot import new_figure, plot_losses, save_figure
-
-    lines = ["### Loss and accuracy against epochs, passes and seconds (first seed)", ""]
-    first_seed = min(row["seed"] for row in rows)
-    keys = {(row["part"], row["dataset"]) for row in rows}
-    for part, dataset in sorted(keys):
-        group = [
-            row
-            for row in rows
-            if (row["part"], row["dataset"], row["seed"]) == (part, dataset, first_seed)
-        ]
-        histories = {row["rule"]: row["history"] for row in group}
-        figure, axes = new_figure(4)
-        for ax, x in zip(axes[:3], ("epochs", "passes", "seconds"), strict=True):
-            plot_losses(histories, x=x, which="train_loss", ax=ax)
-        for row in group:
-            axes[3].plot(
-                np.arange(1, len(row["test_scores"]) + 1),
-                row["test_scores"],
-                marker=".",
-                label=row["rule"],
-            )
-        axes[3].set_xlabel("epoch")
-        axes[3].set_ylabel(f"test {group[0]['metric']}")
-        axes[3].grid(True, alpha=0.3)
-        figure.suptitle(f"{part}: {dataset} ({group[0]['architecture']})")
-        name = f"linesearch-{part}-{dataset}.png"
-        save_figure(figure, out_dir / "figures" / name)
-        lines += [f"![{part} {dataset}](figures/{name})", ""]
-    views = [row for row in rows if "line_view" in row]
-    if views:
-        lines += [
-            "### The line view: the true batch loss along the gradient at one step, the "
-            "parabolas, and the minimum along the line",
-            "",
-        ]
-    for row in views:
-        figure, ax = new_figure()
-        title = f"{row['rule']}, {row['part']} {row['dataset']}"
-        plot_line_view(view_from_dict(row["line_view"]), ax=ax, title=title)
-        name = f"linesearch-lineview-{row['part']}-{row['dataset']}-{row['rule']}.png"
-        save_figure(figure, out_dir / "figures" / name)
-        lines += [f"![line view {row['rule']} {row['dataset']}](figures/{name})", ""]
-    return lines
 
 
 # -- the line view as plain values (rows are stored as JSON) ---------------------------------
@@ -573,20 +657,6 @@ def view_from_dict(data: dict) -> LineView:
     )
 
 
-# -- formatting ----------------------------------------------------------------------------------
-def _percent(fraction: float) -> str:
-    return f"{100 * fraction:.0f}%" if math.isfinite(fraction) else "—"
-
-
-def _describe(size: str) -> str:
-    settings = SIZES[size]
-    rows = settings["mlp_rows"]
-    drawn = "all training rows" if rows is None else f"{rows} training rows drawn per seed"
-    hidden = "-".join(map(str, settings["mlp_hidden"]))
-    return (
-        f"MLP 1024-{hidden}-10 on {', '.join(settings['mlp_datasets'])} ({drawn}, batches of "
-        f"{BATCH_SIZE['mlp']}); two-layer d-{settings['regression_hidden']}-1 on "
-        f"{', '.join(settings['regression_datasets'])} (batches of {BATCH_SIZE['two-layer']}); "
-        f"{settings['epochs']} epochs; SGD rates "
-        + ", ".join(f"{rate:g}" for rate in settings["sgd_rates"])
-    )
+SECTION = LineSearchSection()
+TITLE, CLAIM = SECTION.title, SECTION.claim
+run, report_section, verdicts = SECTION.run, SECTION.report_section, SECTION.verdicts

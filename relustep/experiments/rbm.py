@@ -1,418 +1,475 @@
-"""The RBM protocol (Chen, Golovko et al. 2024, section 1.5 of relustep's methods; the protocol is
-relustep's own, the paper's could not be read): the analytic adaptive step against constant steps
-chosen on a validation split and against Adam.
+"""The RBM protocol (Chen, Golovko et al. 2024; the protocol is relustep's own, the paper's could
+not be read): the analytic adaptive step against a constant step, Adam and persistent CD, each
+with its rate tuned on validation rows over a grid that brackets the best rate, beside the trivial
+solution every RBM can fall into.
 
-A section of ``relustep reproduce`` (see :mod:`relustep.experiments.reproduce`): :func:`run` trains
-the runs and returns one row per run; :func:`report_section` writes the table, the plots and a
-verdict computed from the rows; :func:`verdicts` gives the verdict for the summary.
+The trivial reference is the RBM whose hidden layer is dead: every reconstruction is the mean
+image (for sigmoid visibles, the visible bias is the logit of the mean pixel), so its :math:`E`
+is what a run that learnt nothing reaches. A run is flagged when more than ``DEAD_THRESHOLD`` of
+its hidden units are never active on the training rows, or when it ends with a training
+:math:`E` above the trivial reference's.
+
+A new step rule is one more entry of ``METHODS`` (with ``"analytic": True`` it is judged against
+the tuned baselines, with ``"tuned": True`` it is a baseline whose rate is searched) and its name
+in a size's ``"methods"``.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-import os
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from relustep import datasets
-from relustep._validation import check_choice, check_int
 from relustep.estimators.rbm import RBM
-from relustep.experiments._common import finite, mean_std
-from relustep.progress import ProgressBar
+from relustep.experiments._common import (
+    describe_grid,
+    finite,
+    group_rows,
+    mean_std,
+    rate_grid,
+    search_rates,
+    unique,
+)
+from relustep.experiments.section import Claim, Section, load_dataset
+from relustep.experiments.verdict import judge
+from relustep.models.rbm import RBMNetwork
 from relustep.train import DivergenceError
 
-TITLE = "RBMs with the analytic adaptive step (Chen, Golovko et al. 2024)"
-CLAIM = (
-    "The analytic adaptive learning step trains ReLU RBMs to a lower loss and better "
-    "generalisation than a constant learning rate and than Adam."
-)
 METHODS = {
-    "golovko": {"name": "golovko"},
-    "golovko+verify": {"name": "golovko", "verify": True},
-    "constant": {"name": "constant"},
-    "adam": {"name": "adam"},
+    "golovko": {"step": {"name": "golovko"}, "analytic": True},
+    "golovko+verify": {"step": {"name": "golovko", "verify": True}, "analytic": True},
+    "constant": {"step": {"name": "constant"}, "tuned": True},
+    "adam": {"step": {"name": "adam"}, "tuned": True},
+    "constant PCD": {
+        "step": {"name": "constant"},
+        "tuned": True,
+        "rule": "cd",
+        "persistent": True,
+        "regimes": ("mini-batch",),
+        "visible": ("sigmoid",),
+    },
+}
+TRIVIAL = "trivial (mean image)"
+DEAD_THRESHOLD = 0.5
+STD_FLOOR = 0.1
+RATE_CENTERS = {  # the middle of each starting grid, per visible transfer and step rule
+    ("sigmoid", "constant"): 0.01,
+    ("sigmoid", "adam"): 0.00316,
+    ("sigmoid", "constant PCD"): 0.1,
+    ("linear", "constant"): 0.00316,
+    ("linear", "adam"): 0.001,
+    ("relu", "constant"): 0.00316,
+    ("relu", "adam"): 0.001,
 }
 SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
     "tiny": {
-        "datasets": ["digits"],
+        "dataset": "digits",
         "max_train_rows": 100,
         "n_hidden": 8,
-        "epochs": 1,
         "k": 1,
-        "batch_size": 25,
-        "grids": {"constant": [0.01], "adam": [0.001]},
+        "visible": ["sigmoid", "linear"],
+        "regimes": {"mini-batch": (25, 1), "online": (1, 1)},
+        "methods": ["golovko", "constant", "adam", "constant PCD"],
+        "grid_points": 1,
+        "max_extensions": 0,
+        "seconds_per_seed": 2,
     },
     "quick": {
-        "datasets": ["mnist"],
-        "max_train_rows": 1000,
-        "n_hidden": 64,
-        "epochs": 3,
-        "k": 3,
-        "batch_size": 50,
-        "grids": {"constant": [0.01, 0.1], "adam": [0.001, 0.01]},
-    },
-    "full": {
-        "datasets": ["mnist", "fashion-mnist"],
+        "dataset": "mnist",
         "max_train_rows": None,
         "n_hidden": 256,
-        "epochs": 3,
+        "k": 1,
+        "visible": ["sigmoid", "linear"],
+        "regimes": {"mini-batch": (20, 6), "online": (1, 1)},
+        "methods": ["golovko", "constant", "adam", "constant PCD"],
+        "grid_points": 3,
+        "max_extensions": 2,
+        "seconds_per_seed": 210,
+    },
+    "full": {
+        "dataset": "mnist",
+        "max_train_rows": None,
+        "n_hidden": 256,
         "k": 3,
-        "batch_size": 100,
-        "grids": {"constant": [0.001, 0.01, 0.1], "adam": [0.0003, 0.001, 0.003]},
+        "visible": ["sigmoid", "linear", "relu"],
+        "regimes": {"mini-batch": (20, 30), "online": (1, 8)},
+        "methods": ["golovko", "golovko+verify", "constant", "adam", "constant PCD"],
+        "grid_points": 4,
+        "max_extensions": 4,
+        "seconds_per_seed": 3000,
     },
 }
-VISIBLE = ("sigmoid", "relu")
-REGIMES = ("online", "mini-batch")
-VALIDATION_FRACTION = 0.2
-N_FILTERS, N_RECONSTRUCTIONS = 36, 8
+N_FILTERS = 36
 
 
-def configurations(size: str) -> list[dict]:
-    """Every (dataset, visible units, regime, k) combination of ``size``."""
-    settings = SIZES[size]
-    return [
-        {"dataset": name, "visible": visible, "regime": regime, "k": k}
-        for name, visible, regime, k in itertools.product(
-            settings["datasets"], VISIBLE, REGIMES, sorted({1, settings["k"]})
-        )
-    ]
+def standardise(X_train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Every array with the training rows' mean subtracted and divided by their standard
+    deviation (floored at ``STD_FLOOR`` so that nearly constant border pixels stay small)."""
+    mean = X_train.mean(axis=0)
+    scale = np.maximum(X_train.std(axis=0), STD_FLOOR)
+    return [(X - mean) / scale for X in (X_train, *others)]
 
 
-def run(
-    size: str = "quick",
-    seeds: Sequence[int] = (0,),
-    progress: bool = True,
-    out_dir: str | os.PathLike | None = None,
-) -> list[dict]:
-    """Train every configuration with every method and seed; return one row per run.
-
-    Parameters
-    ----------
-    size : {"tiny", "quick", "full"}
-        ``"full"``: RBM 784-256 on all MNIST and Fashion-MNIST training rows; ``"quick"``: MNIST,
-        1000 rows, 64 hidden units (about a minute on two cores); ``"tiny"``: a smoke test.
-    seeds : sequence of int
-        The seed fixes the drawn rows, the validation split, the weights and the batch order.
-    progress : bool
-        A progress bar over the runs.
-    out_dir : str or path-like, optional
-        Not used: nothing is written while running (``relustep reproduce`` stores the rows).
-
-    Returns
-    -------
-    list of dict
-        Per run: ``dataset, visible, regime, batch_size, k, method, seed, size, lr`` (the rate
-        chosen, None for the analytic step), ``learning_rates`` and ``validation_losses`` (the
-        grid and its validation :math:`E`), ``train_cse`` (:math:`E` per row on the training rows),
-        ``train_reconstruction``, ``test_reconstruction`` (mean squared reconstruction error per
-        row), ``seconds`` (training time of the final run), ``steps``, ``diverged``, ``history``
-        and, for the first seed's mini-batch CD-1 runs, ``filters`` and ``reconstructions``
-        (arrays for the mosaics).
-
-    Notes
-    -----
-    Per configuration and seed: at most ``max_train_rows`` training rows are drawn; the constant
-    step and Adam choose their rate from the size's grid by the validation :math:`E` after the
-    last epoch (trained on 80% of the drawn rows, scored on the other 20%; a diverged run scores
-    infinity; ties go to the smaller rate); the analytic step has no rate to choose. Every method
-    is then trained from the same seed on all drawn rows and scored on the training rows and the
-    whole test set. Online means a batch of one sample.
-    """
-    check_choice(size, "size", SIZES)
-    seeds = [check_int(seed, "seeds", low=0) for seed in seeds]
-    plan = [
-        (config, method, seed)
-        for config in configurations(size)
-        for method in METHODS
-        for seed in seeds
-    ]
-    rows, loaded = [], {}
-    with ProgressBar(len(plan), "rbm", enabled=progress) as bar:
-        for config, method, seed in plan:
-            if config["dataset"] not in loaded:
-                loaded[config["dataset"]] = datasets.load(config["dataset"])
-            rows.append(run_one(loaded[config["dataset"]], config, method, seed, size))
-            name = f"{config['dataset']} {config['visible']} {config['regime']} CD-{config['k']}"
-            bar.update(1, f"{name} {method}")
-    return rows
-
-
-def run_one(data, config: dict, method: str, seed: int, size: str) -> dict:
-    """One row of :func:`run`."""
-    settings = SIZES[size]
-    rng = np.random.default_rng(seed)
-    n_rows = len(data.X_train)
-    limit = settings["max_train_rows"]
-    drawn = (
-        rng.choice(n_rows, limit, replace=False)
-        if limit and n_rows > limit
-        else rng.permutation(n_rows)
-    )
-    X = data.X_train[drawn]
-    n_validation = int(round(VALIDATION_FRACTION * len(X)))
-    batch_size = 1 if config["regime"] == "online" else settings["batch_size"]
-
-    def model(rate):
-        step = dict(METHODS[method])
-        if rate is not None:
-            step["lr"] = rate
-        return RBM(
-            settings["n_hidden"],
-            visible=config["visible"],
-            k=config["k"],
-            step=step,
-            batch_size=batch_size,
-            epochs=settings["epochs"],
-            random_state=seed,
-        )
-
-    grid = settings["grids"].get(method, [None])
-    validation_losses = []
-    if len(grid) > 1:
-        for rate in grid:
-            candidate = model(rate)
-            diverged = _fit(candidate, X[n_validation:], X[:n_validation])
-            loss = None if diverged else finite(candidate.history_["epochs"]["val_loss"][-1])
-            validation_losses.append(loss)
-        scores = [math.inf if loss is None else loss for loss in validation_losses]
-        rate = grid[min(range(len(grid)), key=lambda i: (scores[i], grid[i]))]
+def trivial_reference(X: np.ndarray, visible: str, n_hidden: int, k: int) -> np.ndarray:
+    r"""The parameters of the RBM that reconstructs every row as the mean of ``X``: :math:`W = 0`,
+    :math:`b = 0` (every hidden unit is dead), and the visible bias whose transfer is the mean
+    (its logit for sigmoid visibles, the mean itself for linear or ReLU ones)."""
+    network = RBMNetwork(X.shape[1], n_hidden, visible=visible, k=k)
+    theta = np.zeros(network.layout.size)
+    mean = X.mean(axis=0)
+    if visible == "sigmoid":
+        clipped = np.clip(mean, 1e-6, 1 - 1e-6)
+        network.layout.views(theta)["c"][:] = np.log(clipped / (1 - clipped))
     else:
-        rate = grid[0]
-    final = model(rate)
-    diverged = _fit(final, X, data.X_test)
-    history = final.history_
-    row = {
-        **config,
-        "batch_size": batch_size,
-        "method": method,
-        "seed": seed,
-        "size": size,
-        "lr": rate,
-        "learning_rates": grid if grid != [None] else [],
-        "validation_losses": validation_losses,
-        "train_cse": finite(final.cse(X)),
-        "train_reconstruction": finite(final.reconstruction_error(X)),
-        "test_reconstruction": finite(final.reconstruction_error(data.X_test)),
-        "seconds": finite(history["epochs"]["seconds"][-1])
-        if history["epochs"]["seconds"]
-        else None,
-        "steps": len(history),
-        "diverged": diverged,
-        "history": history,
-    }
-    if seed == 0 and config["regime"] == "mini-batch" and config["k"] == 1:
-        row["filters"] = final.components_[:N_FILTERS].copy()
-        row["reconstructions"] = final.reconstruct(data.X_test[:N_RECONSTRUCTIONS])
-        row["originals"] = data.X_test[:N_RECONSTRUCTIONS].copy()
-        row["image_shape"] = list(data.image_shape) if data.image_shape else None
-    return row
+        network.layout.views(theta)["c"][:] = mean
+    return theta
 
 
-def verdict(rows: list[dict]) -> dict:
-    """Compare the analytic step (without ``verify``) with the better of the constant step and
-    Adam in each configuration and seed; return the counts and the verdict.
-
-    The claim counts as "supported" when the analytic step has the lower training :math:`E` and
-    the lower test reconstruction error in at least three quarters of the comparisons, "not
-    supported" when it does in at most a quarter of them for both measures, and "mixed"
-    otherwise.
-    """
-    groups: dict[tuple, dict[str, dict]] = {}
-    for row in rows:
-        key = (row["dataset"], row["visible"], row["regime"], row["k"], row["seed"])
-        groups.setdefault(key, {})[row["method"]] = row
-    wins = {"train_cse": 0, "test_reconstruction": 0}
-    compared = 0
-    for methods in groups.values():
-        if not {"golovko", "constant", "adam"} <= set(methods):
-            continue
-        compared += 1
-        for measure in wins:
-            adaptive = _score(methods["golovko"], measure)
-            best_other = min(_score(methods[name], measure) for name in ("constant", "adam"))
-            wins[measure] += adaptive < best_other
-    fractions = {measure: wins[measure] / compared if compared else math.nan for measure in wins}
-    if compared and min(fractions.values()) >= 0.75:
-        outcome = "supported"
-    elif compared and max(fractions.values()) <= 0.25:
-        outcome = "not supported"
-    else:
-        outcome = "mixed"
-    return {"compared": compared, "wins": wins, "fractions": fractions, "verdict": outcome}
+def dead_fraction(hidden: np.ndarray) -> float:
+    """The fraction of hidden units (columns) that are zero on every row."""
+    return float(np.mean(hidden.max(axis=0) <= 0.0))
 
 
-def format_table(rows: list[dict]) -> str:
-    """A Markdown table, one line per configuration and method, seeds as mean ± std."""
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        key = (row["dataset"], row["visible"], row["regime"], row["k"], row["method"])
-        groups.setdefault(key, []).append(row)
-    lines = [
-        "| dataset | visible | regime | k | method | lr | train E | train recon. | test recon. "
-        "| seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for (dataset, visible, regime, k, method), group in groups.items():
-        diverged = sum(row["diverged"] for row in group)
-        label = method + (f" (diverged {diverged}/{len(group)})" if diverged else "")
-        rates = sorted({row["lr"] for row in group if row["lr"] is not None})
-        cells = [dataset, visible, regime, str(k), label, ", ".join(f"{r:g}" for r in rates) or "—"]
-        for key in ("train_cse", "train_reconstruction", "test_reconstruction", "seconds"):
-            cells.append(mean_std([row[key] for row in group]))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+class RBMSection(Section):
+    """The RBM section of the report (see the module docstring)."""
 
-
-def report_section(rows: list[dict], out_dir: str | os.PathLike) -> str:
-    """The Markdown section of the report (its title and the claim come from the main job, see
-    :mod:`relustep.experiments.reproduce`): what was run, the table, the plots (saved in
-    ``out_dir/figures/``) and the verdict with the numbers behind it.
-
-    Parameters
-    ----------
-    rows : list of dict
-        As returned by :func:`run`.
-    out_dir : str or path-like
-
-    Returns
-    -------
-    str
-    """
-    out_dir = Path(out_dir)
-    outcome = verdict(rows)
-    sizes = sorted({row["size"] for row in rows})
-    seeds = sorted({row["seed"] for row in rows})
-    lines = [
-        "**What was run** (relustep's protocol; the step's formula is derived in relustep and the "
-        "paper's exact form may differ): RBMs with ReLU hidden units and the masked CSE rule, "
-        f"sizes {', '.join(sizes)} ({'; '.join(_describe(size) for size in sizes)}), seeds "
-        f"{', '.join(map(str, seeds))}. Methods: `golovko` (the analytic step), `golovko+verify` "
-        "(halved until the batch loss does not rise), `constant` and `adam` with the rate chosen "
-        "on a 20% validation split. Online = one sample per step. E is the chain's cumulative "
-        "squared error per row; recon. the mean squared reconstruction error per row.",
-        "",
-        format_table(rows),
-        "",
-    ]
-    lines += _figures(rows, out_dir)
-    fractions = outcome["fractions"]
-    lines += [
-        f"**Verdict: {outcome['verdict']}.** Against the better of the constant step and Adam in "
-        f"each of {outcome['compared']} configuration-and-seed comparisons, the analytic step had "
-        f"the lower training E in {outcome['wins']['train_cse']} "
-        f"({_percent(fractions['train_cse'])}) and the lower test reconstruction error in "
-        f"{outcome['wins']['test_reconstruction']} ({_percent(fractions['test_reconstruction'])}). "
-        "(Supported: both at least 75%; not supported: both at most 25%; otherwise mixed.)",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def verdicts(rows: list[dict]) -> list[tuple[str, str, str]]:
-    """The claim, the verdict of :func:`verdict` and the counts behind it, for the summary."""
-    outcome = verdict(rows)
-    evidence = (
-        f"lower training E than the better of a tuned constant step and Adam in "
-        f"{outcome['wins']['train_cse']} of {outcome['compared']} comparisons, lower test "
-        f"reconstruction error in {outcome['wins']['test_reconstruction']}"
+    name = "rbm"
+    label = "RBM, analytic step"
+    title = "RBMs with the analytic adaptive step (Chen, Golovko et al. 2024)"
+    claim = (
+        "The analytic adaptive learning step trains ReLU RBMs to a lower loss and better "
+        "generalisation than a constant learning rate and than Adam."
     )
-    return [(CLAIM, outcome["verdict"], evidence)]
+    sizes = SIZES
 
+    def tasks(self, size: str) -> list[dict]:
+        settings = SIZES[size]
+        tasks = []
+        for visible in settings["visible"]:
+            for regime in settings["regimes"]:
+                tasks.append({"visible": visible, "regime": regime, "method": TRIVIAL})
+                tasks += [
+                    {"visible": visible, "regime": regime, "method": method}
+                    for method in settings["methods"]
+                    if regime in METHODS[method].get("regimes", (regime,))
+                    and visible in METHODS[method].get("visible", (visible,))
+                ]
+        return tasks
 
-# -- plots ---------------------------------------------------------------------------------------
-def _figures(rows: list[dict], out_dir: Path) -> list[str]:
-    from relustep.plot import new_figure, plot_losses, plot_step_sizes, save_figure
+    def run_task(self, task: dict, seed: int, size: str) -> list[dict]:
+        settings = SIZES[size]
+        X, X_validation, X_test = self.problem(task["visible"], seed, size)
+        batch_size, epochs = settings["regimes"][task["regime"]]
+        row = {**task, "seed": seed, "size": size, "batch_size": batch_size, "epochs": epochs}
+        if task["method"] == TRIVIAL:
+            network = RBMNetwork(
+                X.shape[1], settings["n_hidden"], visible=task["visible"], k=settings["k"]
+            )
+            theta = trivial_reference(X, task["visible"], settings["n_hidden"], settings["k"])
+            row.update(
+                lr=None,
+                learning_rates=[],
+                bracketed=None,
+                train_cse=finite(network.cse(theta, X)),
+                validation_cse=finite(network.cse(theta, X_validation)),
+                test_reconstruction=finite(network.reconstruction_error(theta, X_test)),
+                dead=1.0,
+                passes=0,
+                seconds=0.0,
+                diverged=False,
+                history=None,
+            )
+            return [row]
+        method = METHODS[task["method"]]
 
-    lines = ["### Loss curves and step sizes (first seed)", ""]
-    first_seed = min(row["seed"] for row in rows)
-    configs = sorted({(r["dataset"], r["visible"], r["regime"], r["k"]) for r in rows})
-    for dataset, visible, regime, k in configs:
-        chosen = [
-            row
+        def fit(rate: float | None) -> tuple[float | None, dict]:
+            step = dict(method["step"])
+            if rate is not None:
+                step["lr"] = rate
+            model = RBM(
+                settings["n_hidden"],
+                visible=task["visible"],
+                k=settings["k"],
+                rule=method.get("rule", "cse"),
+                persistent=method.get("persistent", False),
+                step=step,
+                batch_size=batch_size,
+                epochs=epochs,
+                random_state=seed,
+            )
+            try:
+                model.fit(X, validation_data=X_validation)
+                diverged = False
+            except DivergenceError:
+                diverged = True
+            history = model.history_
+            result = {
+                "train_cse": None if diverged else finite(model.cse(X)),
+                "validation_cse": None if diverged else finite(model.cse(X_validation)),
+                "test_reconstruction": finite(model.reconstruction_error(X_test)),
+                "dead": dead_fraction(model.transform(X)),
+                "passes": int(history.total("n_forward") + history.total("n_backward")),
+                "seconds": finite(history["epochs"]["seconds"][-1])
+                if history["epochs"]["seconds"]
+                else None,
+                "diverged": diverged,
+                "history": history,
+                "filters": model.components_[:N_FILTERS].copy(),
+            }
+            return result["validation_cse"], result
+
+        if method.get("tuned"):
+            center = RATE_CENTERS[(task["visible"], task["method"])]
+            search = search_rates(
+                fit,
+                rate_grid(center, settings["grid_points"]),
+                max_extensions=settings["max_extensions"],
+            )
+            chosen = search.results[search.best]
+            row.update(
+                lr=search.best,
+                learning_rates=search.rates,
+                validation_scores=search.scores,
+                bracketed=search.bracketed,
+            )
+        else:
+            _, chosen = fit(None)
+            row.update(lr=None, learning_rates=[], bracketed=None)
+        if not (seed == 0 and task["regime"] == "mini-batch"):
+            chosen.pop("filters")
+        row.update(chosen)
+        return [row]
+
+    def problem(self, visible: str, seed: int, size: str):
+        """Training, validation and test rows for ``seed``: at most ``max_train_rows`` training
+        rows drawn; the shipped test rows split at random into a validation half (for choosing
+        rates) and a test half; standardised for linear visibles."""
+        settings = SIZES[size]
+        data = load_dataset(settings["dataset"])
+        rng = np.random.default_rng(seed)
+        limit = settings["max_train_rows"]
+        n_rows = len(data.X_train)
+        drawn = rng.permutation(n_rows)[: limit or n_rows]
+        order = rng.permutation(len(data.X_test))
+        half = len(order) // 2
+        X, X_validation, X_test = (
+            data.X_train[drawn],
+            data.X_test[order[:half]],
+            data.X_test[order[half:]],
+        )
+        if visible != "sigmoid":
+            X, X_validation, X_test = standardise(X, X_validation, X_test)
+        return X, X_validation, X_test
+
+    def describe(self, size: str) -> str:
+        settings = SIZES[size]
+        rows = settings["max_train_rows"]
+        regimes = "; ".join(
+            f"{regime}: batches of {batch}, {epochs} epoch(s)"
+            for regime, (batch, epochs) in settings["regimes"].items()
+        )
+        return (
+            f"Size {size!r}: RBM with ReLU hidden units, {settings['n_hidden']} of them, CD-"
+            f"{settings['k']}, on {settings['dataset']} "
+            f"({'all' if rows is None else f'{rows}'} training rows; the shipped test rows split "
+            "at random per seed into a validation half, which chooses the rates, and a test half). "
+            f"Visible units: {', '.join(settings['visible'])} (sigmoid on pixels in [0, 1]; "
+            f"linear and ReLU on pixels standardised with the training rows, the standard "
+            f"deviation floored at {STD_FLOOR}). {regimes}. Methods: "
+            f"{', '.join(settings['methods'])} (golovko: the analytic step, derived in relustep, "
+            "the paper's exact form may differ; PCD: persistent CD, rule `cd`). Each rate grid "
+            f"starts with {settings['grid_points']} rates a factor √10 apart and is extended "
+            f"(at most {settings['max_extensions']} times) until the best validation E is "
+            "strictly inside it. E is the chain's cumulative squared error per row; test recon. "
+            "the mean squared reconstruction error per test row. Flags: *dead*, more than "
+            f"{DEAD_THRESHOLD:.0%} of the hidden units never active on the training rows; "
+            "*trivial*, training E above the trivial reference's."
+        )
+
+    def body(self, rows: list[dict], out_dir: Path) -> list[str]:
+        lines = [self.table(rows), "", self.flattening(rows), ""]
+        return lines + self.figures(rows, out_dir)
+
+    def table(self, rows: list[dict]) -> str:
+        """A Markdown table, one line per configuration and method, seeds as mean ± std, the
+        trivial reference first in each configuration."""
+        lines = [
+            "| visible | regime | method | rates chosen | grid | train E | test recon. "
+            "| dead units | passes | seconds | flags |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
+        for (visible, regime, method), group in group_rows(
+            rows, ("visible", "regime", "method")
+        ).items():
+            trivial = self.trivial_cse(rows, visible, regime)
+            rates = sorted({row["lr"] for row in group if row["lr"] is not None})
+            grids = sorted({rate for row in group for rate in row["learning_rates"]})
+            unbracketed = sum(row["bracketed"] is False for row in group)
+            grid = describe_grid(grids) if grids else "—"
+            if unbracketed:
+                grid += f", best at an edge in {unbracketed}"
+            cells = [
+                visible,
+                regime,
+                f"*{method}*" if method == TRIVIAL else method,
+                ", ".join(f"{rate:g}" for rate in rates) or "—",
+                grid,
+                mean_std([row["train_cse"] for row in group]),
+                mean_std([row["test_reconstruction"] for row in group]),
+                mean_std([100 * row["dead"] for row in group], ".0f") + "%",
+                mean_std([row["passes"] for row in group], ".0f"),
+                mean_std([row["seconds"] for row in group], ".3g"),
+                "" if method == TRIVIAL else self.flags(group, trivial),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+    @staticmethod
+    def trivial_cse(rows: list[dict], visible: str, regime: str) -> dict[int, float]:
+        """The trivial reference's training E per seed."""
+        return {
+            row["seed"]: row["train_cse"]
             for row in rows
-            if (row["dataset"], row["visible"], row["regime"], row["k"], row["seed"])
-            == (dataset, visible, regime, k, first_seed)
-        ]
-        histories = {row["method"]: row["history"] for row in chosen}
-        figure, (loss_axes, step_axes) = new_figure(2)
-        plot_losses(histories, which="train_loss", ax=loss_axes)
-        loss_axes.set_ylabel("train E per row")
-        plot_step_sizes(histories, ax=step_axes)
-        figure.suptitle(f"{dataset}, {visible} visible, {regime}, CD-{k}")
-        name = f"rbm-{dataset}-{visible}-{regime}-k{k}.png"
-        save_figure(figure, out_dir / "figures" / name)
-        lines += [f"![{dataset} {visible} {regime} CD-{k}](figures/{name})", ""]
-    pictures = [row for row in rows if row.get("filters") is not None and row.get("image_shape")]
-    if pictures:
-        lines += ["### Filters and reconstructions (mini-batch, CD-1, first seed)", ""]
-    for row in pictures:
-        name = f"rbm-mosaic-{row['dataset']}-{row['visible']}-{row['method']}.png"
-        _save_mosaic(row, out_dir / "figures" / name)
-        lines += [f"![{row['dataset']} {row['visible']} {row['method']}](figures/{name})", ""]
-    return lines
+            if (row["visible"], row["regime"], row["method"]) == (visible, regime, TRIVIAL)
+        }
 
-
-def _save_mosaic(row: dict, path: Path) -> None:
-    from relustep.plot import new_figure, save_figure
-
-    shape = tuple(row["image_shape"])
-    filters = np.asarray(row["filters"])
-    side = int(math.ceil(math.sqrt(len(filters))))
-    tiles = np.zeros((side * shape[0], side * shape[1]))
-    for index, weights in enumerate(filters):
-        r, c = divmod(index, side)
-        scale = np.abs(weights).max() or 1.0
-        tiles[r * shape[0] : (r + 1) * shape[0], c * shape[1] : (c + 1) * shape[1]] = (
-            weights.reshape(shape) / scale
+    @staticmethod
+    def flags(group: list[dict], trivial: dict[int, float]) -> str:
+        """What is wrong with some runs of ``group``, as ``dead 2/3, trivial 1/3``."""
+        dead = sum(row["dead"] > DEAD_THRESHOLD for row in group)
+        worse = sum(
+            row["train_cse"] is None
+            or (row["seed"] in trivial and row["train_cse"] > trivial[row["seed"]])
+            for row in group
         )
-    originals, reconstructions = np.asarray(row["originals"]), np.asarray(row["reconstructions"])
-    pairs = np.concatenate(
-        [
-            np.concatenate(list(images.reshape(-1, *shape)), axis=1)
-            for images in (originals, np.clip(reconstructions, 0, 1))
+        diverged = sum(row["diverged"] for row in group)
+        parts = [
+            f"{name} {count}/{len(group)}"
+            for name, count in (("dead", dead), ("trivial", worse), ("diverged", diverged))
+            if count
         ]
-    )
-    figure, (filter_axes, image_axes) = new_figure(2)
-    filter_axes.imshow(tiles, cmap="RdBu_r", vmin=-1, vmax=1)
-    filter_axes.set_title(f"first {len(filters)} filters (rows of components_)")
-    image_axes.imshow(pairs, cmap="gray", vmin=0, vmax=1)
-    image_axes.set_title("test images (top) and reconstructions x(1)")
-    for axes in (filter_axes, image_axes):
-        axes.set_axis_off()
-    figure.suptitle(f"{row['dataset']}, {row['visible']} visible, {row['method']}")
-    save_figure(figure, path)
+        return ", ".join(parts)
+
+    def flattening(self, rows: list[dict]) -> str:
+        """How much the best tuned baseline still gained at the end, per configuration: the
+        relative fall of its mean batch E from the second-to-last tenth of its steps to the
+        last tenth."""
+        parts = []
+        for (visible, regime), group in group_rows(rows, ("visible", "regime")).items():
+            falls = []
+            for seed_rows in group_rows(group, ("seed",)).values():
+                baselines = [
+                    row
+                    for row in seed_rows
+                    if METHODS.get(row["method"], {}).get("tuned") and row["train_cse"] is not None
+                ]
+                if not baselines:
+                    continue
+                best = min(baselines, key=lambda row: row["train_cse"])
+                losses = np.asarray(best["history"]["loss"], dtype=float)
+                tenth = len(losses) // 10
+                if tenth:
+                    before, after = losses[-2 * tenth : -tenth].mean(), losses[-tenth:].mean()
+                    falls.append(100 * (before - after) / before)
+            if falls:
+                parts.append(f"{visible} {regime} {mean_std(falls, '.1f')}%")
+        return (
+            "Has the best baseline left its transient? The relative fall of its mean batch E "
+            "from the second-to-last tenth of its steps to the last tenth: "
+            + ("; ".join(parts) if parts else "not measured")
+            + "."
+        )
+
+    def claims(self, rows: list[dict]) -> list[Claim]:
+        claims = []
+        analytic = [
+            m for m in unique(row["method"] for row in rows) if METHODS.get(m, {}).get("analytic")
+        ]
+        for method in analytic:
+            for measure, what in (
+                ("train_cse", "a lower training E"),
+                ("test_reconstruction", "a lower test reconstruction error"),
+            ):
+                mine, best_other, seeds, flagged = [], [], [], 0
+                for (_, _, seed), group in group_rows(rows, ("visible", "regime", "seed")).items():
+                    runs = {row["method"]: row for row in group}
+                    others = [
+                        row[measure]
+                        for name, row in runs.items()
+                        if METHODS.get(name, {}).get("tuned") and row[measure] is not None
+                    ]
+                    if method not in runs or not others:
+                        continue
+                    mine.append(runs[method][measure])
+                    best_other.append(min(others))
+                    seeds.append(seed)
+                    trivial = runs.get(TRIVIAL, {}).get("train_cse")
+                    own = runs[method]["train_cse"]
+                    flagged += (
+                        runs[method]["dead"] > DEAD_THRESHOLD
+                        or own is None
+                        or (trivial is not None and own > trivial)
+                    )
+                claims.append(
+                    Claim(
+                        f"{method} reaches {what} than the best tuned baseline",
+                        judge(mine, best_other, seeds),
+                        f"per visible transfer, regime and seed, against the best of "
+                        f"{', '.join(m for m in METHODS if METHODS[m].get('tuned'))}; "
+                        f"{flagged} of the {method} runs flagged dead or trivial",
+                    )
+                )
+        return claims
+
+    def figures(self, rows: list[dict], out_dir: Path) -> list[str]:
+        from relustep.plot import (
+            filter_mosaic,
+            new_figure,
+            plot_losses,
+            plot_step_sizes,
+            save_figure,
+        )
+
+        first_seed = min(row["seed"] for row in rows)
+        lines = [f"### Loss curves and step sizes (seed {first_seed})", ""]
+        for (visible, regime), group in group_rows(rows, ("visible", "regime")).items():
+            histories = {
+                row["method"]: row["history"]
+                for row in group
+                if row["seed"] == first_seed and row["history"] is not None
+            }
+            figure, (loss_axes, step_axes) = new_figure(2)
+            plot_losses(histories, which="train_loss", ax=loss_axes)
+            trivial = self.trivial_cse(rows, visible, regime).get(first_seed)
+            if trivial is not None:
+                loss_axes.axhline(trivial, color="0.4", linestyle="--", label=TRIVIAL)
+                loss_axes.legend(fontsize="small")
+            loss_axes.set_ylabel("train E per row")
+            plot_step_sizes(histories, ax=step_axes)
+            figure.suptitle(f"{visible} visible, {regime}")
+            name = f"figures/rbm-{visible}-{regime}.png"
+            save_figure(figure, out_dir / name)
+            lines += [f"![{visible} {regime}]({name})", ""]
+        pictures = [row for row in rows if row.get("filters") is not None]
+        if pictures:
+            lines += [f"### Filters (mini-batch, seed {first_seed})", ""]
+        for visible, group in group_rows(pictures, ("visible",)).items():
+            figure, axes = new_figure(len(group))
+            for ax, row in zip(np.atleast_1d(axes), group, strict=True):
+                filter_mosaic(np.asarray(row["filters"]), ax=ax)
+                ax.set_title(row["method"])
+            figure.suptitle(f"first {N_FILTERS} filters, {visible[0]} visible")
+            name = f"figures/rbm-filters-{visible[0]}.png"
+            save_figure(figure, out_dir / name)
+            lines += [f"![filters {visible[0]}]({name})", ""]
+        return lines
 
 
-# -- helpers -------------------------------------------------------------------------------------
-def _fit(model: RBM, X: np.ndarray, validation: np.ndarray) -> bool:
-    """Fit; return whether training diverged (the model keeps its last finite parameters)."""
-    try:
-        model.fit(X, validation_data=validation)
-    except DivergenceError:
-        return True
-    return False
+SECTION = RBMSection()
+TITLE, CLAIM = SECTION.title, SECTION.claim
+run, report_section, verdicts = SECTION.run, SECTION.report_section, SECTION.verdicts
 
 
-def _score(row: dict, measure: str) -> float:
-    value = row[measure]
-    return math.inf if value is None or row["diverged"] else value
-
-
-def _percent(fraction: float) -> str:
-    return "n/a" if math.isnan(fraction) else f"{100 * fraction:.0f}%"
-
-
-def _describe(size: str) -> str:
-    settings = SIZES[size]
-    rows = settings["max_train_rows"]
-    chains = " and ".join(f"CD-{k}" for k in sorted({1, settings["k"]}))
-    return (
-        f"{size}: {', '.join(settings['datasets'])}, "
-        f"{'all' if rows is None else f'at most {rows}'} training rows, "
-        f"{settings['n_hidden']} hidden units, {settings['epochs']} epoch(s), {chains}, "
-        f"mini-batches of {settings['batch_size']}, constant rates "
-        f"{settings['grids']['constant']}, Adam rates {settings['grids']['adam']}"
-    )
+def verdict(rows: list[dict]) -> dict[str, str]:
+    """The verdict of each claim of :meth:`RBMSection.claims`, by claim."""
+    return {claim.statement: claim.verdict.verdict for claim in SECTION.claims(rows)}

@@ -1,13 +1,10 @@
 """The main job: every paper's protocol, one report.
 
-Each section of the report is a module of :mod:`relustep.experiments` with
-
-- ``TITLE`` and ``CLAIM`` (the paper's claim in one sentence, or what the section is for);
-- ``run(size, seeds, progress, out_dir) -> list[dict]``, the protocol, one row per run;
-- ``report_section(rows, out_dir) -> str``, its Markdown: the table, plots (PNG files written
-  under ``out_dir``) and the verdict with the numbers behind it;
-- ``verdicts(rows) -> list[tuple[str, str, str]]``, ``(claim, verdict, evidence)`` for the
-  summary, where the verdict is "supported", "not supported" or "mixed".
+Each section of the report is a :class:`~relustep.experiments.section.Section` (the ``SECTION``
+of a module named in :data:`relustep.experiments.SECTIONS`): its runs, its tables and figures, and
+its claims, each judged by the one rule of :mod:`relustep.experiments.verdict`. The report opens
+with the summary of claims and verdicts (a caveat line on size and seeds first), then a table of
+contents, the sections in the papers' order and the baselines as an appendix.
 
 :func:`reproduce` runs each section once per seed, stores each result in
 ``out_dir/results/<section>-<size>-seed<k>.json`` the moment it is finished, and skips a stored
@@ -25,25 +22,28 @@ import importlib
 import os
 import platform
 import re
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from relustep._threads import blas_threads, chosen_blas_threads
+from relustep._threads import THREAD_VARIABLES, blas_threads, chosen_blas_threads
 from relustep._validation import check_choice, check_int
 from relustep.experiments import SECTIONS
 from relustep.experiments._store import load_rows, save_rows
+from relustep.experiments.verdict import MIN_SEEDS
+from relustep.experiments.verdict import RULE as VERDICT_RULE
 from relustep.progress import ProgressBar
 
 SIZES = ("tiny", "quick", "full")
 
 
 def section(name: str):
-    """The module of the report section ``name``."""
+    """The :class:`~relustep.experiments.section.Section` of the report section ``name``."""
     check_choice(name, "section", SECTIONS)
-    return importlib.import_module(SECTIONS[name])
+    return importlib.import_module(SECTIONS[name]).SECTION
 
 
 def result_path(out_dir: Path, name: str, size: str, seed: int) -> Path:
@@ -55,16 +55,20 @@ def run_and_store(
     name: str, module: str, size: str, seed: int, out_dir: str, progress: bool
 ) -> str:
     """Run one section (its ``module``, named so that a worker process needs nothing else) for
-    one seed and store its rows; the unit of work of :func:`reproduce`."""
+    one seed, with the BLAS threads of :func:`relustep._threads.chosen_blas_threads`, and store
+    its rows; the unit of work of
+    :func:`reproduce`. Returns a line saying how long it took."""
     import relustep
 
+    started, started_cpu = time.perf_counter(), time.process_time()
     with blas_threads(chosen_blas_threads()):  # also in a worker process
-        rows = importlib.import_module(module).run(
+        rows = importlib.import_module(module).SECTION.run(
             size=size, seeds=(seed,), progress=progress, out_dir=out_dir
         )
     path = result_path(Path(out_dir), name, size, seed)
     save_rows(path, rows, _meta(name, size, seed, relustep.__version__))
-    return name
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    return f"{name} seed {seed}: {wall:.0f} s ({cpu:.0f} s of processor time)"
 
 
 def reproduce(
@@ -72,7 +76,7 @@ def reproduce(
     *,
     only: Sequence[str] | None = None,
     size: str = "quick",
-    seeds: int = 1,
+    seeds: int = 3,
     jobs: int = 1,
     force: bool = False,
     progress: bool = True,
@@ -84,19 +88,22 @@ def reproduce(
     out_dir : str or path-like
         Where results, figures and the report go.
     only : sequence of str, optional
-        Section names from :data:`relustep.experiments.SECTIONS`; all by default.
+        Section names from :data:`relustep.experiments.SECTIONS`; all by default. The report
+        still holds every other section whose results are stored in ``out_dir`` for this size
+        and these seeds: ``only`` updates its sections inside the full report.
     size : {"tiny", "quick", "full"}
-        ``"quick"`` runs in minutes on a 2-core laptop; ``"full"`` is the long run; ``"tiny"``
-        is a smoke test whose numbers mean nothing.
+        ``"quick"`` is the default run (minutes on two cores); ``"full"`` is the long run;
+        ``"tiny"`` is a smoke test whose numbers mean nothing.
     seeds : int
-        Seeds ``0 .. seeds-1`` for every section.
+        Seeds ``0 .. seeds-1`` for every section; a claim needs three to be judged.
     jobs : int
         Processes for joblib; 1 runs everything in this process (with a progress bar per
-        section), -1 uses every core.
+        section), -1 uses every core; each process runs on one BLAS thread unless the environment
+        sets one (see :mod:`relustep._threads`).
     force : bool
         Recompute results that are already stored.
     progress : bool
-        Show progress bars.
+        Show progress bars and each section's estimated time before it starts.
 
     Returns
     -------
@@ -116,19 +123,25 @@ def reproduce(
         raise ValueError(f"jobs must be a positive int or -1, got {jobs!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tasks = [(name, seed) for name in names for seed in range(seeds)]
+    threads = chosen_blas_threads()
+
+    def stored(name: str, seed: int) -> list[dict] | None:
+        meta = _meta(name, size, seed, relustep.__version__)
+        return load_rows(result_path(out_dir, name, size, seed), meta)
+
     pending = [
         (name, seed)
-        for name, seed in tasks
-        if force
-        or load_rows(
-            result_path(out_dir, name, size, seed), _meta(name, size, seed, relustep.__version__)
-        )
-        is None
+        for name in names
+        for seed in range(seeds)
+        if force or stored(name, seed) is None
     ]
+    if progress:
+        _print_estimates(pending, size, jobs)
     if jobs == 1:
         for name, seed in pending:
-            run_and_store(name, SECTIONS[name], size, seed, str(out_dir), progress)
+            took = run_and_store(name, SECTIONS[name], size, seed, str(out_dir), progress)
+            if progress:
+                print(took, file=sys.stderr)
     elif pending:
         from joblib import Parallel, delayed
 
@@ -138,23 +151,50 @@ def reproduce(
                 for name, seed in pending
             )
             for finished in work:
-                bar.update(1, finished)
-    results = {
-        name: [
-            row
-            for seed in range(seeds)
-            for row in load_rows(
-                result_path(out_dir, name, size, seed),
-                _meta(name, size, seed, relustep.__version__),
-            )
-        ]
-        for name in names
-    }
-    return write_report(results, out_dir, size=size, seeds=seeds)
+                bar.update(1, finished.split(":")[0])
+                if progress:
+                    print(f"\n{finished}", file=sys.stderr)
+    results = {}
+    for name in SECTIONS:  # the sections run now, and every other one already stored
+        rows = [stored(name, seed) for seed in range(seeds)]
+        if name in names or all(part is not None for part in rows):
+            results[name] = [row for part in rows for row in part]
+    return write_report(results, out_dir, size=size, seeds=seeds, threads=threads)
+
+
+def _print_estimates(pending: list[tuple[str, int]], size: str, jobs: int) -> None:
+    """Before anything runs: each section's expected time, from its last measurement."""
+    counts: dict[str, int] = {}
+    for name, _ in pending:
+        counts[name] = counts.get(name, 0) + 1
+    total = 0.0
+    for name, n_seeds in counts.items():
+        seconds = section(name).estimate_seconds(size, n_seeds)
+        total += seconds
+        print(
+            f"{name}: {n_seeds} seed(s), about {_minutes(seconds)} of one core",
+            file=sys.stderr,
+        )
+    if counts:
+        workers = max(1, min((os.cpu_count() or 1) if jobs == -1 else jobs, len(pending)))
+        print(
+            f"in all about {_minutes(total / workers)} with {workers} process(es) "
+            "(estimated on an idle machine; a busy one takes longer)",
+            file=sys.stderr,
+        )
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def write_report(
-    results: dict[str, list[dict]], out_dir: Path, *, size: str, seeds: int
+    results: dict[str, list[dict]],
+    out_dir: Path,
+    *,
+    size: str,
+    seeds: int,
+    threads: int | None = 1,
 ) -> tuple[Path, str]:
     """Write ``report.md`` (and the same as a self-contained ``report.html``) from the rows of
     each section; return the Markdown file's path and the summary table."""
@@ -164,32 +204,60 @@ def write_report(
 
     header = ["| section | claim | verdict | evidence |", "|---|---|---|---|"]
     summary = list(header)
-    bodies = []
+    contents, bodies = [], []
     for name, rows in results.items():
-        module = section(name)
-        for claim, verdict, evidence in module.verdicts(rows):
-            summary.append(f"| {module.TITLE} | {claim} | **{verdict}** | {evidence} |")
-        bodies += [f"## {module.TITLE}", "", f"*{module.CLAIM}*", ""]
-        bodies += [module.report_section(rows, out_dir), ""]
+        part = section(name)
+        for claim, verdict, evidence in part.verdicts(rows):
+            summary.append(
+                f"| [{part.label}](#{_anchor(part.title)}) | {claim} | **{verdict}** | {evidence} |"
+            )
+        heading = f"Appendix: {part.title}" if part.appendix else part.title
+        contents.append(f"- [{heading}](#{_anchor(part.title)})")
+        bodies += [f'<a id="{_anchor(part.title)}"></a>', "", f"## {heading}", ""]
+        bodies += [f"*{part.claim}*", "", part.report_section(rows, out_dir), ""]
     if summary == header:
-        summary = ["No section run here makes a claim; see the tables below."]
+        summary = ["No section run here makes a claim; see the sections below."]
+    if seeds >= MIN_SEEDS:
+        caveat = (
+            f"**Size {size!r}, seeds 0 to {seeds - 1}.** Each verdict rests on the comparisons "
+            "and seeds it counts; sizes are stated in each section, and `--full` runs larger ones."
+        )
+    else:
+        caveat = (
+            f"**Provisional: size {size!r}, {seeds} seed(s).** A claim needs {MIN_SEEDS} seeds to "
+            "be judged, so every verdict here is inconclusive."
+        )
     lines = [
         "# relustep: the papers' claims, measured",
         "",
-        f"Written {time.strftime('%Y-%m-%d %H:%M')}; size {size!r}; seeds 0 to {seeds - 1}.",
-        f"Software: Python {platform.python_version()}, NumPy {np.__version__}, "
-        f"Numba {numba.__version__}, relustep {relustep.__version__}. "
-        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs.",
-        "",
-        "Every number below was measured in this run, on the data shipped in `data/`. The "
-        "protocols are relustep's (the papers' own could not be read); each section says how it "
-        "was run.",
+        caveat,
         "",
         "## Summary",
         "",
         *summary,
         "",
+        "**How a claim is judged.** " + VERDICT_RULE,
+        "",
+        "**Cost.** Faster or sooner is judged on forward plus backward passes over the data, not "
+        "on seconds: a step that probes the loss pays one forward pass per probe. Seconds are "
+        "shown beside them, measured on the final runs only (the kernels are compiled and loaded "
+        f"before the clock starts), with {_threads_text(threads)} per process.",
+        "",
+        "## Contents",
+        "",
+        *contents,
+        "",
         *bodies,
+        "## About this run",
+        "",
+        f"Written {time.strftime('%Y-%m-%d %H:%M')}; size {size!r}; seeds 0 to {seeds - 1}. "
+        f"Software: Python {platform.python_version()}, NumPy {np.__version__}, "
+        f"Numba {numba.__version__}, relustep {relustep.__version__}. "
+        f"Machine: {platform.platform()}, {os.cpu_count()} CPUs, {_threads_text(threads)} per "
+        "process. Every number above was measured in this run, on the data shipped in `data/`. "
+        "The protocols are relustep's (the papers' own could not be read); each section says how "
+        "it was run.",
+        "",
     ]
     markdown_text = "\n".join(lines)
     report = out_dir / "report.md"
@@ -197,6 +265,17 @@ def write_report(
     report.write_text(markdown_text)
     (out_dir / "report.html").write_text(to_html(markdown_text, out_dir))
     return report, "\n".join(summary)
+
+
+def _threads_text(threads: int | None) -> str:
+    if threads is None:
+        return "the BLAS threads set by the environment (" + ", ".join(THREAD_VARIABLES) + ")"
+    return f"{threads} BLAS thread{'s' if threads != 1 else ''}"
+
+
+def _anchor(title: str) -> str:
+    """A link target for a heading: lower case, words joined by hyphens."""
+    return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")
 
 
 def to_html(markdown_text: str, base: Path) -> str:
