@@ -54,13 +54,13 @@ def test_reproduce_runs_each_section_on_the_chosen_threads(
     tmp_path, monkeypatch, no_thread_variables
 ):
     seen = []
-    real_run = toy_section.run
+    real_run = toy_section.SECTION.run
 
     def run(**kwargs):
         seen.append(blas_thread_counts())
         return real_run(**kwargs)
 
     monkeypatch.setitem(SECTIONS, "toy", "toy_section")
-    monkeypatch.setattr(toy_section, "run", run)
+    monkeypatch.setattr(toy_section.SECTION, "run", run)
     reproduce(tmp_path, only=["toy"], size="tiny", seeds=2, progress=False)
     assert seen == [{1}, {1}]
