@@ -62,7 +62,7 @@ def not_fitted_error(message: str) -> NotFittedError:
 def warn_data_conversion(message: str) -> None:
     """Warn with a :class:`DataConversionWarning` (scikit-learn's too, where it is in use)."""
     category = _with_sklearn_class(DataConversionWarning, "DataConversionWarning")
-    warnings.warn(message, category, stacklevel=4)
+    warnings.warn(message, category, stacklevel=3)
 
 
 class RegressorMixin:

@@ -274,6 +274,7 @@ class _DenseNetworkEstimator(TrainedEstimator):
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is None"
             )
+        y = self._flatten_column_vector(y)
         if reset:
             self._set_targets(y, classes)
         y = self._encode_targets(y, "y")
@@ -348,6 +349,9 @@ class ReLURegressor(RegressorMixin, _DenseNetworkEstimator):
     def _n_network_outputs(self) -> int:
         return self._n_targets
 
+    def _flatten_column_vector(self, y):
+        return y  # a column-vector y is one target column
+
     def _encode_targets(self, y, name: str) -> np.ndarray:
         y = check_array(y, name, ndim=(1, 2), dtype=check_dtype(self.dtype))
         y = y.reshape(len(y), -1)
@@ -419,6 +423,17 @@ class MLPClassifier(ClassifierMixin, _DenseNetworkEstimator):
     def _saved_array_shapes(self) -> dict[str, tuple[int, ...]]:
         return {**super()._saved_array_shapes(), "classes_": (self.n_outputs_,)}
 
+    def _flatten_column_vector(self, y):
+        """A column vector of labels ``(n, 1)`` as 1-D, with a warning (as scikit-learn does)."""
+        labels = np.asarray(y)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            warn_data_conversion(
+                "A column-vector y was passed when a 1d array was expected: y of shape "
+                f"{labels.shape} was flattened to 1-D"
+            )
+            return labels.ravel()
+        return labels
+
     def _encode_targets(self, y, name: str) -> np.ndarray:
         labels = _check_labels(y, name)
         index = np.searchsorted(self.classes_, labels)
@@ -465,17 +480,11 @@ def _check_labels(y, name: str) -> np.ndarray:
 
     Float labels must be whole numbers that an int64 holds exactly (:math:`|y| \\le 2^{53}`, where
     every integer is a float too); an object array (a pandas column of strings, say) must hold
-    only strings or only ints. A column vector ``(n, 1)`` is flattened with a warning.
+    only strings or only ints.
     """
     if y is None:
         raise ValueError(f"{name} must be an array of class labels, got None")
     labels = np.asarray(y)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        warn_data_conversion(
-            f"A column-vector y was passed when a 1d array was expected: {name} of shape "
-            f"{labels.shape} was flattened to 1-D"
-        )
-        labels = labels.ravel()
     if labels.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of class labels, got shape {labels.shape}")
     if labels.size == 0:
