@@ -44,9 +44,8 @@ def test_the_build_copies_data_into_the_package_and_an_install_reads_it_there(tm
         print("ok")
         """
     )
-    environment = {
-        key: value for key, value in os.environ.items() if key not in ("PYTHONPATH", "RELUSTEP_DATA")
-    }
+    unset = ("PYTHONPATH", "RELUSTEP_DATA")
+    environment = {key: value for key, value in os.environ.items() if key not in unset}
     site_packages = [path for path in sys.path if path.endswith("site-packages")]
     environment["PYTHONPATH"] = os.pathsep.join([str(build), *site_packages])
     result = subprocess.run(

@@ -112,14 +112,16 @@ def test_grid_search_picks_the_autoencoder_that_reconstructs_best():
 def test_rbm_in_a_pipeline_before_a_classifier():
     X, y = classification_data()
     pipeline = make_pipeline(
-        MinMaxScaler(), relustep.RBM(16, epochs=3, batch_size=20, random_state=0),
+        MinMaxScaler(),
+        relustep.RBM(16, epochs=3, batch_size=20, random_state=0),
         LogisticRegression(),
     )
     pipeline.fit(X, y)
     assert pipeline.score(X, y) > 0.7
-    codes = make_pipeline(StandardScaler(), relustep.Autoencoder(
-        3, visible="linear", epochs=2, batch_size=20, random_state=0
-    )).fit_transform(X)
+    codes = make_pipeline(
+        StandardScaler(),
+        relustep.Autoencoder(3, visible="linear", epochs=2, batch_size=20, random_state=0),
+    ).fit_transform(X)
     assert codes.shape == (len(X), 3)
 
 
@@ -165,7 +167,10 @@ def test_relustep_runs_without_scikit_learn():
     )
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=environment,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=environment,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
