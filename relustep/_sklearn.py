@@ -9,10 +9,11 @@ and ``is_regressor`` need three things from an estimator besides ``get_params``/
 - for transformers, ``fit_transform`` (:class:`relustep.estimators._base.UnsupervisedEstimator`
   has it).
 
-scikit-learn is never imported here: it costs seconds to import, and relustep runs without it.
-Tags are built when scikit-learn asks for them (it is then imported already), and an error or a
-warning takes on scikit-learn's class as well as relustep's when ``sklearn.exceptions`` has been
-imported, which any code that catches scikit-learn's classes has done.
+relustep never imports scikit-learn on its own: it takes seconds to import, and relustep runs
+without it. Tags are built when scikit-learn asks for them (it is then imported already), and an
+error or a warning takes on scikit-learn's class as well as relustep's when
+``sklearn.exceptions`` has been imported, which any code that catches scikit-learn's classes has
+done.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ import numpy as np
 
 from relustep import steps
 from relustep._atomic import atomic_write
+from relustep._sklearn import NotFittedError as NotFittedError  # importable from here as before
 from relustep._sklearn import not_fitted_error, sklearn_tags
 from relustep._validation import check_array, check_dtype
 
