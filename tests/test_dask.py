@@ -1,6 +1,7 @@
 """``reproduce(scheduler=...)``: the sweep on a Dask cluster gives the serial run's results."""
 
 import json
+import sys
 
 import pytest
 
@@ -51,3 +52,24 @@ def test_scheduler_runs_the_sweep_on_a_local_dask_cluster_with_the_serial_result
 def test_scheduler_must_be_an_address(tmp_path):
     with pytest.raises(TypeError, match="scheduler"):
         reproduce(tmp_path, only=["analytic"], size="tiny", scheduler=8786, progress=False)
+
+
+def test_scheduler_without_distributed_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as if it were not installed
+    with pytest.raises(ImportError, match="pip install distributed"):
+        reproduce(tmp_path, only=["analytic"], size="tiny", scheduler="tcp://127.0.0.1:1")
+
+
+def test_the_command_line_passes_the_scheduler_on(monkeypatch, tmp_path):
+    import relustep.experiments.reproduce as module
+    from relustep.cli import main
+
+    seen = {}
+
+    def fake_reproduce(out, **settings):
+        seen.update(settings)
+        return tmp_path / "report.md", "summary"
+
+    monkeypatch.setattr(module, "reproduce", fake_reproduce)
+    assert main(["reproduce", "--tiny", "--scheduler", "tcp://127.0.0.1:8786"]) == 0
+    assert seen["scheduler"] == "tcp://127.0.0.1:8786" and seen["size"] == "tiny"
