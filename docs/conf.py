@@ -44,7 +44,10 @@ extensions = [
 source_suffix = {".rst": "restructuredtext", ".ipynb": "myst-nb"}
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 html_theme = "alabaster"
-html_theme_options = {"description": "ReLU networks with learning steps derived analytically"}
+html_theme_options = {
+    "description": "ReLU networks with learning steps derived analytically",
+    "page_width": "1180px",  # room for the notebooks' code cells
+}
 html_static_path = ["_static"]
 html_show_sphinx = False  # no footer links to the tools
 
