@@ -7,7 +7,8 @@ along a direction; one trainer runs the epochs and records what happened. See ``
 __version__ = "0.1.0"
 
 from relustep import datasets, steps  # noqa: E402
-from relustep.base import NotFittedError, load  # noqa: E402
+from relustep._sklearn import NotFittedError  # noqa: E402
+from relustep.base import load  # noqa: E402
 from relustep.estimators import (  # noqa: E402
     RBM,
     Autoencoder,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
+import scipy.sparse
 
 FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -100,15 +101,34 @@ def check_array(
 ) -> np.ndarray:
     """Return a C-contiguous float array of the given dimension, with only finite values.
 
-    Booleans, integers and floats are accepted and converted to ``dtype``; anything else
-    (strings, objects, complex numbers) raises ``TypeError`` naming ``name``.
+    Booleans, integers and floats are accepted and converted to ``dtype``, and so is an object
+    array whose every item is a real number (a table read by pandas may arrive so). Strings and
+    other objects raise ``TypeError``, complex numbers ``ValueError``, a sparse matrix
+    ``TypeError``, each naming ``name`` (with the wording scikit-learn's checks look for).
     """
     if array is None:
         raise TypeError(f"{name} must be an array, got None")
+    if scipy.sparse.issparse(array):
+        raise TypeError(
+            f"{name} is a sparse {type(array).__name__}, and sparse input is not supported: "
+            f"pass a dense array ({name}.toarray())"
+        )
     try:
         raw = np.asarray(array)
     except ValueError as error:
         raise ValueError(f"{name} could not be read as an array (ragged rows?): {error}") from error
+    if raw.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} must hold real numbers, got dtype {raw.dtype}"
+        )
+    if raw.dtype.kind == "O":
+        try:
+            raw = raw.astype(dtype)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"{name} must hold real numbers (bool, int or float); an item of its object "
+                f"array is not one: {error}"
+            ) from error
     if raw.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must hold real numbers (bool, int or float), got dtype {raw.dtype}"
@@ -116,9 +136,19 @@ def check_array(
     allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
     if raw.ndim not in allowed:
         expected = " or ".join(f"{d}-D" for d in allowed)
-        raise ValueError(f"{name} must be a {expected} array, got shape {raw.shape}")
+        hint = ""
+        if raw.ndim == 1 and 2 in allowed:
+            hint = (
+                f". Reshape your data: {name}.reshape(-1, 1) if it is one feature, "
+                f"{name}.reshape(1, -1) if it is one sample"
+            )
+        raise ValueError(f"{name} must be a {expected} array, got shape {raw.shape}{hint}")
     if raw.size == 0 and not allow_empty:
-        raise ValueError(f"{name} must not be empty, got shape {raw.shape}")
+        if raw.ndim == 2 and raw.shape[0] > 0:
+            count = f"0 feature(s) (shape={raw.shape}) while a minimum of 1 is required"
+        else:
+            count = f"0 sample(s) (shape={raw.shape}) while a minimum of 1 is required"
+        raise ValueError(f"{name} must not be empty: it has {count}.")
     result = np.ascontiguousarray(raw, dtype=dtype)
     if not np.all(np.isfinite(result)):
         bad = int(np.size(result) - np.count_nonzero(np.isfinite(result)))

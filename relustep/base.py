@@ -25,13 +25,11 @@ import numpy as np
 
 from relustep import steps
 from relustep._atomic import atomic_write
+from relustep._sklearn import NotFittedError as NotFittedError  # importable from here as before
+from relustep._sklearn import not_fitted_error, sklearn_tags
 from relustep._validation import check_array, check_dtype
 
 ESTIMATORS: dict[str, type] = {}
-
-
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit``."""
 
 
 class BaseEstimator:
@@ -79,16 +77,24 @@ class BaseEstimator:
         X = check_array(X, name, ndim=2, dtype=check_dtype(self.dtype))
         if hasattr(self, "n_features_in_") and X.shape[1] != self.n_features_in_:
             raise ValueError(
-                f"{name} has {X.shape[1]} features, but {type(self).__name__} was fitted with "
-                f"{self.n_features_in_}"
+                f"{name} has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input (it was fitted with that many)"
             )
         return X
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "parameters_"):
-            raise NotFittedError(
+        if not self.__sklearn_is_fitted__():
+            raise not_fitted_error(
                 f"This {type(self).__name__} is not fitted yet; call fit before using it."
             )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        """Whether ``fit`` has run (scikit-learn's ``check_is_fitted`` asks this)."""
+        return hasattr(self, "parameters_")
+
+    def __sklearn_tags__(self):
+        """scikit-learn's description of this estimator (see :mod:`relustep._sklearn`)."""
+        return sklearn_tags(self)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted estimator to ``path`` (an ``.npz`` file); read it with

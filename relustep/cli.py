@@ -170,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: -1)",
     )
     reproduce.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run them on the Dask cluster whose scheduler is at ADDRESS (tcp://host:8786), "
+        "through joblib's Dask backend, instead of --jobs processes; needs the distributed "
+        "package, and an --out folder every worker sees",
+    )
+    reproduce.add_argument(
         "--force", action="store_true", help="recompute results already stored in DIR/results"
     )
     reproduce.set_defaults(run=reproduce_sections)
@@ -377,6 +384,7 @@ def reproduce_sections(arguments: argparse.Namespace) -> int:
             seeds=arguments.seeds,
             jobs=arguments.jobs,
             force=arguments.force,
+            scheduler=arguments.scheduler,
         )
     except KeyboardInterrupt:
         print(

@@ -6,12 +6,34 @@ import math
 import time
 
 import numpy as np
-from scipy.optimize import OptimizeResult
+import scipy.optimize
 
 from relustep import steps
 from relustep._validation import check_array, check_float, check_int
 from relustep.history import History
 from relustep.train import DivergenceError, Stepper
+
+
+class OptimizeResult(scipy.optimize.OptimizeResult):
+    """scipy's result of a minimisation, printed short: the history (thousands of numbers) is
+    shown as one line that says how to reach it."""
+
+    def __repr__(self) -> str:
+        shown = scipy.optimize.OptimizeResult(self)
+        if isinstance(shown.get("history"), History):
+            history = shown["history"]
+            shown["history"] = _Shown(
+                f"History of {len(history)} steps (columns {', '.join(history.step_keys)}; "
+                "see result.history)"
+            )
+        return repr(shown)
+
+
+class _Shown(str):
+    """A string that prints without quotes."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
 class FunctionObjective:

@@ -72,6 +72,7 @@ def plot_losses(
     which: str = "train_loss",
     ax=None,
     logy: bool = True,
+    path: str | os.PathLike | None = None,
 ):
     """Draw the per-epoch loss of each run, one curve per label.
 
@@ -87,6 +88,10 @@ def plot_losses(
         Where to draw; a new figure by default.
     logy : bool
         A logarithmic loss axis.
+    path : str or path-like, optional
+        Also write the figure to this file (the format follows the suffix, e.g. ``.png``), as
+        :func:`save_figure` does: in a script, where no window shows the figure, this is how to
+        see it.
 
     Returns
     -------
@@ -110,6 +115,8 @@ def plot_losses(
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     _finish(ax, logy)
+    if path is not None:
+        save_figure(ax.figure, path)
     return ax.figure
 
 

@@ -178,7 +178,7 @@ X_GOOD, Y_GOOD = regression_data(n=20)
         (X_GOOD[:, 0], Y_GOOD, "X", ValueError),
         (X_GOOD[None], Y_GOOD, "X", ValueError),
         (X_GOOD.astype(str), Y_GOOD, "X", TypeError),
-        (X_GOOD.astype(complex), Y_GOOD, "X", TypeError),
+        (X_GOOD.astype(complex), Y_GOOD, "Complex data not supported: X", ValueError),
         (np.empty((0, 4)), np.empty(0), "X", ValueError),
         (X_GOOD, Y_GOOD[:-1], "same number of rows", ValueError),
         (X_GOOD, Y_GOOD[:, None, None], "y", ValueError),
@@ -239,7 +239,7 @@ def test_bad_input_after_fit_is_named():
         (np.linspace(0, 1, 20), "fractions", ValueError),
         (np.where(np.arange(20) < 10, 0.0, np.nan), "NaN", ValueError),
         (np.zeros((20, 2)), "1-D", ValueError),
-        (np.array([None] * 20), "dtype", TypeError),
+        (np.array([None] * 20), "y is an object array holding NoneType", TypeError),
     ],
 )
 def test_bad_labels_are_named(y, argument, error):

@@ -21,6 +21,10 @@ from relustep.datasets._dataset import Dataset
 from relustep.datasets._registry import DATASETS, FASHION_NAMES, Entry
 
 ENVIRONMENT_VARIABLE = "RELUSTEP_DATA"
+# An installed package carries the data as relustep/_data (setup.py copies data/ there when it
+# builds); an editable install or a source checkout reads data/ beside the package.
+INSTALLED_DATA = Path(__file__).resolve().parents[1] / "_data"
+CHECKOUT_DATA = Path(__file__).resolve().parents[2] / "data"
 IMAGE_KEYS = ("X_train", "y_train", "X_test", "y_test")
 FASHION_MNIST_PACKAGE = "dataset-fashion-mnist"
 FASHION_MNIST_FILES = {
@@ -69,7 +73,8 @@ def load(
         Image datasets only: pixels above 0.5 (after scaling to [0, 1]) become 1, the rest 0.
     data_home : str or path-like, optional
         The folder holding the data files. By default the environment variable ``RELUSTEP_DATA``,
-        else the ``data/`` folder of the source checkout this package was installed from.
+        else the copy of ``data/`` inside an installed package (``relustep/_data``), else the
+        ``data/`` folder of the source checkout (an editable install).
 
     Returns
     -------
@@ -217,14 +222,17 @@ def data_folder(data_home: str | os.PathLike[str] | None = None) -> Path:
         folder, origin = Path(data_home), "data_home"
     elif os.environ.get(ENVIRONMENT_VARIABLE):
         folder, origin = Path(os.environ[ENVIRONMENT_VARIABLE]), ENVIRONMENT_VARIABLE
+    elif INSTALLED_DATA.is_dir():
+        folder, origin = INSTALLED_DATA, "the installed package"
     else:
-        folder, origin = Path(__file__).resolve().parents[2] / "data", "the source checkout"
+        folder, origin = CHECKOUT_DATA, "the source checkout"
     if not folder.is_dir():
         raise FileNotFoundError(
             f"relustep data folder {folder} (from {origin}) does not exist. The data files ship "
-            "in the data/ folder of relustep's source repository: install relustep from a "
-            "checkout (pip install -e .), or set the environment variable "
-            f"{ENVIRONMENT_VARIABLE} to that data/ folder, or pass data_home=."
+            "in the data/ folder of relustep's source repository, which a build copies into the "
+            "package: install relustep with pip (pip install . or a wheel, or pip install -e . "
+            f"in a checkout), or set the environment variable {ENVIRONMENT_VARIABLE} to a copy "
+            "of that data/ folder, or pass data_home=."
         )
     return folder
 

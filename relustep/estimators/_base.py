@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from relustep import kernels, steps
+from relustep._sklearn import TransformerMixin
 from relustep._validation import check_choice, check_dtype, check_int, check_random_state
 from relustep.base import BaseEstimator
 from relustep.history import History
@@ -121,7 +122,7 @@ class TrainedEstimator(BaseEstimator):
         return X, validation
 
 
-class UnsupervisedEstimator(TrainedEstimator):
+class UnsupervisedEstimator(TransformerMixin, TrainedEstimator):
     """Base of the RBM and the autoencoders: ``fit(X, y=None)``, ``partial_fit``,
     ``fit_transform``, the learned blocks as scikit-learn names them, and a score.
 

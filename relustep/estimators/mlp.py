@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from relustep._sklearn import ClassifierMixin, RegressorMixin, warn_data_conversion
 from relustep._validation import (
     check_array,
     check_choice,
@@ -269,6 +270,11 @@ class _DenseNetworkEstimator(TrainedEstimator):
             for name in ("n_features_in_", "n_outputs_", "classes_"):
                 self.__dict__.pop(name, None)
         X = self._check_X(X)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None"
+            )
+        y = self._flatten_column_vector(y)
         if reset:
             self._set_targets(y, classes)
         y = self._encode_targets(y, "y")
@@ -311,7 +317,7 @@ class _DenseNetworkEstimator(TrainedEstimator):
         return self.network_.forward(self.parameters_, self._check_X(X))
 
 
-class ReLURegressor(_DenseNetworkEstimator):
+class ReLURegressor(RegressorMixin, _DenseNetworkEstimator):
     __doc__ = f"""A dense ReLU network for regression, trained on the square loss.
 
     The loss is :math:`\\frac{{1}}{{2n}}\\sum_i\\lVert f(x_i)-y_i\\rVert^2` (plus the ridge
@@ -343,6 +349,9 @@ class ReLURegressor(_DenseNetworkEstimator):
     def _n_network_outputs(self) -> int:
         return self._n_targets
 
+    def _flatten_column_vector(self, y):
+        return y  # a column-vector y is one target column
+
     def _encode_targets(self, y, name: str) -> np.ndarray:
         y = check_array(y, name, ndim=(1, 2), dtype=check_dtype(self.dtype))
         y = y.reshape(len(y), -1)
@@ -372,7 +381,7 @@ class ReLURegressor(_DenseNetworkEstimator):
         return float(np.mean(r2))
 
 
-class MLPClassifier(_DenseNetworkEstimator):
+class MLPClassifier(ClassifierMixin, _DenseNetworkEstimator):
     __doc__ = f"""A dense ReLU network for classification, trained on softmax cross-entropy.
 
     The network has one output (logit) per class, also for two classes;
@@ -404,13 +413,26 @@ class MLPClassifier(_DenseNetworkEstimator):
         labels = _check_labels(source, name)
         self.classes_ = np.unique(labels)
         if len(self.classes_) < 2:
-            raise ValueError(f"y must contain at least 2 classes, got {list(self.classes_)}")
+            raise ValueError(
+                f"{name} must contain at least 2 classes, got 1 class: {list(self.classes_)}"
+            )
 
     def _n_network_outputs(self) -> int:
         return len(self.classes_)
 
     def _saved_array_shapes(self) -> dict[str, tuple[int, ...]]:
         return {**super()._saved_array_shapes(), "classes_": (self.n_outputs_,)}
+
+    def _flatten_column_vector(self, y):
+        """A column vector of labels ``(n, 1)`` as 1-D, with a warning (as scikit-learn does)."""
+        labels = np.asarray(y)
+        if labels.ndim == 2 and labels.shape[1] == 1:
+            warn_data_conversion(
+                "A column-vector y was passed when a 1d array was expected: y of shape "
+                f"{labels.shape} was flattened to 1-D"
+            )
+            return labels.ravel()
+        return labels
 
     def _encode_targets(self, y, name: str) -> np.ndarray:
         labels = _check_labels(y, name)
@@ -442,7 +464,8 @@ class MLPClassifier(_DenseNetworkEstimator):
 
     def predict(self, X) -> np.ndarray:
         """The most probable class of each row."""
-        return self.classes_[np.argmax(self._output(X), axis=1)]
+        logits = self._output(X)
+        return self.classes_[np.argmax(logits, axis=1)]
 
     def score(self, X, y) -> float:
         """Accuracy: the fraction of rows whose predicted class is right."""
@@ -453,21 +476,55 @@ class MLPClassifier(_DenseNetworkEstimator):
 
 
 def _check_labels(y, name: str) -> np.ndarray:
+    """Class labels as a 1-D array of ints or strings.
+
+    Float labels must be whole numbers that an int64 holds exactly (:math:`|y| \\le 2^{53}`, where
+    every integer is a float too); an object array (a pandas column of strings, say) must hold
+    only strings or only ints.
+    """
     if y is None:
-        raise TypeError(f"{name} must be an array of class labels, got None")
+        raise ValueError(f"{name} must be an array of class labels, got None")
     labels = np.asarray(y)
     if labels.ndim != 1:
         raise ValueError(f"{name} must be a 1-D array of class labels, got shape {labels.shape}")
     if labels.size == 0:
         raise ValueError(f"{name} must not be empty")
+    if labels.dtype.kind == "O":
+        labels = _labels_from_objects(labels, name)
     if labels.dtype.kind == "f":
         if not np.all(np.isfinite(labels)):
             raise ValueError(f"{name} must hold class labels, found NaN or inf")
         if not np.all(labels == np.round(labels)):
-            raise ValueError(f"{name} must hold class labels (ints or strings), got fractions")
+            raise ValueError(
+                f"Unknown label type: {name} holds fractions (continuous values), but class "
+                "labels must be ints or strings"
+            )
+        if np.max(np.abs(labels)) > _LARGEST_EXACT_INTEGER:
+            raise ValueError(
+                f"{name} holds float labels as large as {np.max(np.abs(labels)):g}; a float "
+                f"label must be an integer of magnitude at most 2**53 = {_LARGEST_EXACT_INTEGER} "
+                "to be read exactly (pass ints or strings)"
+            )
         return labels.astype(np.int64)
     if labels.dtype.kind not in "biuUS":
         raise TypeError(
             f"{name} must hold class labels (ints or strings), got dtype {labels.dtype}"
         )
     return labels
+
+
+_LARGEST_EXACT_INTEGER = 2**53
+
+
+def _labels_from_objects(labels: np.ndarray, name: str) -> np.ndarray:
+    """An object array of labels as strings or ints, or an error saying what it holds."""
+    kinds = {type(label) for label in labels.tolist()}
+    if all(issubclass(kind, str) for kind in kinds):
+        return labels.astype(str)
+    if all(issubclass(kind, numbers.Integral) and kind is not bool for kind in kinds):
+        return labels.astype(np.int64)
+    found = ", ".join(sorted(kind.__name__ for kind in kinds))
+    raise TypeError(
+        f"Unknown label type: {name} is an object array holding {found}; class labels must be "
+        "all strings or all ints"
+    )

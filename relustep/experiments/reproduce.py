@@ -9,10 +9,10 @@ contents, the sections in the papers' order and the baselines as an appendix.
 :func:`reproduce` runs each section once per seed, stores each result in
 ``out_dir/results/<section>-<size>-seed<k>.json`` the moment it is finished, and skips a stored
 result on the next call (unless ``force``): an interrupted run loses only the runs that were not
-finished. Different sections and seeds can run in parallel processes through joblib (``jobs``).
-The same sweep runs on a cluster with joblib's Dask backend: inside
-``with joblib.parallel_config(backend="dask"):`` (after ``distributed.Client(...)``), call
-:func:`reproduce` with ``jobs=-1``; no relustep code changes.
+finished. Different sections and seeds can run in parallel processes through joblib (``jobs``),
+or on a Dask ``distributed`` cluster through joblib's Dask backend (``scheduler``, the address of
+the cluster's scheduler; ``pip install distributed``). Each run is seeded by its seed alone, so
+the rows are the same whichever way they ran.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ def reproduce(
     jobs: int = 1,
     force: bool = False,
     progress: bool = True,
+    scheduler: str | None = None,
 ) -> tuple[Path, str]:
     """Run the sections (all, or ``only`` those named) and write ``report.md`` and ``report.html``.
 
@@ -104,6 +105,11 @@ def reproduce(
         Recompute results that are already stored.
     progress : bool
         Show progress bars and each section's estimated time before it starts.
+    scheduler : str, optional
+        The address of a Dask ``distributed`` scheduler (``"tcp://host:8786"``): the runs go to
+        its workers through joblib's Dask backend instead of local processes, and ``jobs`` is
+        ignored. The workers write their results into ``out_dir``, so on a cluster of several
+        machines it must be a folder they all see.
 
     Returns
     -------
@@ -137,23 +143,18 @@ def reproduce(
     ]
     if progress:
         _print_estimates(pending, size, jobs)
-    if jobs == 1:
+    if scheduler is not None:
+        if not isinstance(scheduler, str) or not scheduler:
+            raise TypeError(f"scheduler must be an address string, got {scheduler!r}")
+        if pending:
+            _run_on_dask(pending, size, out_dir, progress, scheduler)
+    elif jobs == 1:
         for name, seed in pending:
             took = run_and_store(name, SECTIONS[name], size, seed, str(out_dir), progress)
             if progress:
                 print(took, file=sys.stderr)
     elif pending:
-        from joblib import Parallel, delayed
-
-        with ProgressBar(len(pending), "experiments", enabled=progress) as bar:
-            work = Parallel(n_jobs=jobs, return_as="generator_unordered")(
-                delayed(run_and_store)(name, SECTIONS[name], size, seed, str(out_dir), False)
-                for name, seed in pending
-            )
-            for finished in work:
-                bar.update(1, finished.split(":")[0])
-                if progress:
-                    print(f"\n{finished}", file=sys.stderr)
+        _run_in_parallel(pending, size, out_dir, progress, jobs)
     results = {}
     for name in SECTIONS:  # the sections run now, and every other one already stored
         rows = [stored(name, seed) for seed in range(seeds)]
@@ -186,6 +187,40 @@ def _print_estimates(pending: list[tuple[str, int]], size: str, jobs: int) -> No
 
 def _minutes(seconds: float) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def _run_in_parallel(
+    pending: list[tuple[str, int]], size: str, out_dir: Path, progress: bool, jobs: int
+) -> None:
+    """The pending runs through joblib, on its current backend, with one progress bar."""
+    from joblib import Parallel, delayed
+
+    with ProgressBar(len(pending), "experiments", enabled=progress) as bar:
+        work = Parallel(n_jobs=jobs, return_as="generator_unordered")(
+            delayed(run_and_store)(name, SECTIONS[name], size, seed, str(out_dir), False)
+            for name, seed in pending
+        )
+        for finished in work:
+            bar.update(1, finished.split(":")[0])
+            if progress:
+                print(f"\n{finished}", file=sys.stderr)
+
+
+def _run_on_dask(
+    pending: list[tuple[str, int]], size: str, out_dir: Path, progress: bool, scheduler: str
+) -> None:
+    """The pending runs on the Dask cluster at ``scheduler``, through joblib's Dask backend."""
+    try:
+        from distributed import Client
+    except ImportError as error:
+        raise ImportError(
+            "scheduler= runs the experiments on a Dask cluster and needs the distributed "
+            "package: pip install distributed"
+        ) from error
+    import joblib
+
+    with Client(scheduler, timeout="30s"), joblib.parallel_config(backend="dask"):
+        _run_in_parallel(pending, size, out_dir, progress, jobs=-1)
 
 
 def write_report(

@@ -15,7 +15,7 @@ LINEAR    :math:`S`                                              1
 RELU      :math:`\max(0, S)`                                     :math:`1[S > 0]`
 SIGMOID   :math:`\sigma(S)`, or a Bernoulli sample of it          :math:`\sigma(S)(1-\sigma(S))`
 NRELU     :math:`\max(0, S + \sqrt{\sigma(S)}\,\nu)`,             :math:`1[S + \sqrt{\sigma(S)}\,\nu
-          :math:`\nu \sim N(0, 1)` (Nair and Hinton 2010)        > 0]`
+          :math:`\nu \sim N(0, 1)` (Nair and Hinton 2010)         > 0]`
 BINARY    a Bernoulli sample of :math:`\sigma(S)`                 :math:`\sigma(S)(1-\sigma(S))`
 ========  =====================================================  ===============================
 

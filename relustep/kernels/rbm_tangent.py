@@ -14,7 +14,7 @@ code      state (noise :math:`\nu` or :math:`u`)      rate :math:`\dot F`
 LINEAR    :math:`S`                                   :math:`\dot S`
 RELU      :math:`\max(0, S)`                          :math:`1[S > 0]\,\dot S`
 NRELU     :math:`\max(0, s)`,                         :math:`1[s > 0]\,\dot s`, with
-          :math:`s = S + \sqrt{\sigma(S)}\,\nu`        :math:`\dot s = \bigl(1 + \tfrac12\nu
+          :math:`s = S + \sqrt{\sigma(S)}\,\nu`       :math:`\dot s = \bigl(1 + \tfrac12\nu
                                                       \sqrt{\sigma(S)}\,(1 - \sigma(S))\bigr)\dot S`
 SIGMOID   :math:`\sigma(S)`                           :math:`\sigma(S)(1-\sigma(S))\,\dot S`
 BINARY    :math:`\sigma(S)` (not sampled)             :math:`\sigma(S)(1-\sigma(S))\,\dot S`
