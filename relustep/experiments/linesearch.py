@@ -79,7 +79,7 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "sgd_rates": [0.01, 0.1, 1.0],
         "sweep": list(SWEEP),
         "captured_steps": 4,
-        "optimality_every": 0,
+        "optimality_every": 1,
         "seconds_per_seed": 75,
     },
     "full": {

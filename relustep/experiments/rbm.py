@@ -38,6 +38,7 @@ from relustep.train import DivergenceError
 METHODS = {
     "golovko": {"step": {"name": "golovko"}, "analytic": True},
     "golovko+verify": {"step": {"name": "golovko", "verify": True}, "analytic": True},
+    "coupled": {"step": {"name": "coupled"}, "analytic": True},
     "constant": {"step": {"name": "constant"}, "tuned": True},
     "adam": {"step": {"name": "adam"}, "tuned": True},
     "constant PCD": {
@@ -81,7 +82,7 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "k": 1,
         "visible": ["sigmoid", "linear"],
         "regimes": {"mini-batch": (20, 6), "online": (1, 1)},
-        "methods": ["golovko", "constant", "adam", "constant PCD"],
+        "methods": ["golovko", "coupled", "constant", "adam", "constant PCD"],
         "grid_points": 3,
         "max_extensions": 2,
         "seconds_per_seed": 210,
@@ -93,7 +94,7 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "k": 3,
         "visible": ["sigmoid", "linear", "relu"],
         "regimes": {"mini-batch": (20, 30), "online": (1, 8)},
-        "methods": ["golovko", "golovko+verify", "constant", "adam", "constant PCD"],
+        "methods": ["golovko", "golovko+verify", "coupled", "constant", "adam", "constant PCD"],
         "grid_points": 4,
         "max_extensions": 4,
         "seconds_per_seed": 3000,
@@ -277,7 +278,8 @@ class RBMSection(Section):
             f"linear and ReLU on pixels standardised with the training rows, the standard "
             f"deviation floored at {STD_FLOOR}). {regimes}. Methods: "
             f"{', '.join(settings['methods'])} (golovko: the analytic step, derived in relustep, "
-            "the paper's exact form may differ; PCD: persistent CD, rule `cd`). Each rate grid "
+            "the paper's exact form may differ; coupled: relustep's own Gauss-Newton step through "
+            "the whole chain; PCD: persistent CD, rule `cd`). Each rate grid "
             f"starts with {settings['grid_points']} rates a factor √10 apart and is extended "
             f"(at most {settings['max_extensions']} times) until the best validation E is "
             "strictly inside it. E is the chain's cumulative squared error per row; test recon. "

@@ -376,7 +376,7 @@ class ExactLineSearch(StepRule):
 
     Notes
     -----
-    Derived in relustep (METHODS section 4). The search asks the objective for its line,
+    Derived in relustep. The search asks the objective for its line,
     ``objective.line(theta, direction)`` (:func:`network_line`, the capability ``"line"``); an
     objective without it gets the numerical search over full forward passes.
 
