@@ -55,7 +55,7 @@ class RBM(UnsupervisedEstimator):
         ``"adam"``, ... or an object such as ``relustep.steps.Golovko(verify=True)``.
     batch_size : int, default 100
         Rows per step; 1 is online learning (run by one Numba kernel per epoch when the step is
-        constant or analytic without ``verify`` and the chain is deterministic).
+        constant or analytic and the chain is deterministic).
     epochs : int, default 10
         Passes over the data in ``fit``.
     dtype : {"float64", "float32"}, default "float64"
@@ -187,7 +187,7 @@ class RBM(UnsupervisedEstimator):
                     {
                         "loss": result["loss"].tolist(),
                         "step_size": result["step_size"].tolist(),
-                        "n_forward": [1] * n_steps,
+                        "n_forward": result["n_forward"].tolist(),
                         "n_backward": [1] * n_steps,
                         "seconds": [seconds] * n_steps,
                         **self.step_.fused_columns(result),

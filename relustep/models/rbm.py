@@ -538,17 +538,20 @@ def fused_epoch(
     ``theta`` in place; ``None`` when the kernel cannot take the rule's step (``form``, from
     :meth:`~relustep.steps.base.StepRule.fused_form`) or the chain is sampled.
 
-    Returns the per-step ``loss`` (:math:`E` of the sample at the starting point), ``step_size``,
-    ``status`` (the analytic step's safeguard, codes of :mod:`relustep.kernels.rbm`) and
-    ``crossing_fraction``, as arrays.
+    Returns, as arrays with one entry per step: ``loss`` (:math:`E` of the sample at the starting
+    point), ``step_size``, ``status`` (the analytic step's safeguard, the outcomes of
+    :func:`relustep.kernels.steps.frozen_step`), ``crossing_fraction``, ``verify_halvings`` and
+    ``verify_failed`` (the analytic step's verification, when its form asks for it) and
+    ``n_forward`` (chains run: 1, plus one per verification).
     """
     if not network.fuses(form):
         return None
     kind, settings = form
     views = network.layout.views(theta)
     n_steps = len(order)
-    losses, step_sizes = np.empty(n_steps), np.empty(n_steps)
-    statuses, crossings = np.zeros(n_steps, dtype=np.int64), np.zeros(n_steps)
+    result = {name: np.empty(n_steps) for name in ("loss", "step_size", "crossing_fraction")}
+    for name in ("status", "verify_halvings", "verify_failed", "n_forward"):
+        result[name] = np.empty(n_steps, dtype=np.int64)
     analytic = kind == "frozen_quadratic"
     kernels.get("rbm_online_epoch", network.backend)(
         X,
@@ -563,14 +566,14 @@ def fused_epoch(
         rbm_kernels.STEP_GOLOVKO if analytic else rbm_kernels.STEP_CONSTANT,
         0.0 if analytic else settings["lr"],
         analytic and settings["form"] == "diagonal",
-        losses,
-        step_sizes,
-        statuses,
-        crossings,
+        analytic and settings.get("verify", False),
+        settings.get("max_halvings", 0),
+        result["loss"],
+        result["step_size"],
+        result["status"],
+        result["crossing_fraction"],
+        result["verify_halvings"],
+        result["verify_failed"],
+        result["n_forward"],
     )
-    return {
-        "loss": losses,
-        "step_size": step_sizes,
-        "status": statuses,
-        "crossing_fraction": crossings,
-    }
+    return result
