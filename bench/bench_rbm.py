@@ -101,10 +101,13 @@ def online(X, order, step_kind, backend="numba"):
         step_kind,
         0.01,
         False,
+        False,
+        0,
         np.empty(n),
         np.empty(n),
         np.zeros(n, np.int64),
         np.empty(n),
+        *(np.zeros(n, np.int64) for _ in range(3)),
     )
 
 
