@@ -395,6 +395,34 @@ def test_persistent_cd_keeps_its_particles():
     assert rbm.reconstruction_error(X) < untrained.reconstruction_error(X)
 
 
+def test_persistent_step_starts_from_the_kept_hidden_states():
+    network, theta = network_and_theta("sigmoid", "binary", rule="cd")
+    rng = np.random.default_rng(4)
+    X, particles = data(6), rng.random((4, 7))
+    hidden = (rng.random((4, 5)) < 0.5).astype(float)
+    noise, particle_noise = network.draw_noise(rng, 6, k=0), network.draw_noise(rng, 4)
+    assert noise.hidden.shape == (1, 6, 5) and noise.visible.size == 0
+    objective = RBMBatchObjective(
+        network, X, noise, particles.copy(), particle_noise, hidden.copy()
+    )
+    direction = np.empty_like(theta)
+    loss, _ = objective.loss_and_gradient(theta, direction)
+    W, b, c = (network.layout.views(theta)[name] for name in "Wbc")
+    sigmoid = lambda s: 1 / (1 + np.exp(-s))  # noqa: E731
+    y0 = (noise.hidden[0] < sigmoid(X @ W + b)).astype(float)
+    x1 = (particle_noise.visible[0] < sigmoid(hidden @ W.T + c)).astype(float)
+    y1 = (particle_noise.hidden[1] < sigmoid(x1 @ W + b)).astype(float)
+    expected = {"W": x1.T @ y1 / 4 - X.T @ y0 / 6, "b": y1.mean(0) - y0.mean(0)}
+    expected["c"] = x1.mean(0) - X.mean(0)
+    for name, value in expected.items():
+        np.testing.assert_allclose(network.layout.views(direction)[name], value, atol=1e-12)
+    particle_loss = 0.5 * (np.sum((y1 - hidden) ** 2) + np.sum((x1 - particles) ** 2)) / 4
+    assert loss == pytest.approx(particle_loss, rel=1e-12)
+    assert objective.loss(theta) == loss  # the loss of the same step, run again
+    np.testing.assert_array_equal(objective.particles, x1)
+    np.testing.assert_array_equal(objective.particle_hidden, y1)
+
+
 def test_pseudo_likelihood_matches_the_free_energy_by_hand():
     X = (data(8, 6) > 0.5).astype(float)
     rbm = RBM(4, hidden="binary", batch_size=4, epochs=2, random_state=0).fit(X)

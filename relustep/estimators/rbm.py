@@ -81,7 +81,9 @@ class RBM(UnsupervisedEstimator):
     network_ : RBMNetwork
     step_ : StepRule
     history_ : History
-        ``loss`` is the batch's :math:`E` per row before each step; ``epochs`` holds the training
+        ``loss`` is the batch's :math:`E` per row before each step (with ``persistent=True``,
+        the :math:`E` of the particles' chain per particle, see
+        :class:`~relustep.models.rbm.RBMBatchObjective`); ``epochs`` holds the training
         and validation :math:`E` (noise-free chain) after each epoch; the analytic step adds its
         safeguard columns (see :class:`~relustep.steps.golovko.Golovko`).
     particles_ : ndarray, shape (batch_size, n_features)
@@ -177,9 +179,14 @@ class RBM(UnsupervisedEstimator):
         self._start_particles()
 
     def _start_particles(self) -> None:
+        """Random visible states, and the hidden states of the network's chain from them."""
         if self.persistent:
+            dtype = self.parameters_.dtype
             shape = (self.batch_size, self.n_features_in_)
-            self.particles_ = self._rng.random(shape).astype(self.parameters_.dtype)
+            self.particles_ = self._rng.random(shape).astype(dtype)
+            noise = self.network_.draw_noise(self._rng, self.batch_size, dtype, k=0)
+            chain = self.network_.run_chain(self.parameters_, self.particles_, noise, k=0)
+            self._particle_hidden = chain.y(0).copy()
 
     # -- training --------------------------------------------------------------------------------
     def _task(self, X, validation, batch_size: int, shuffle: bool = True) -> MiniBatches:
@@ -189,11 +196,15 @@ class RBM(UnsupervisedEstimator):
         network, dtype = self.network_, self.parameters_.dtype
 
         def objective(rows, rng):
-            noise = network.draw_noise(rng, len(rows), dtype)
             if not self.persistent:
-                return RBMBatchObjective(network, X[rows], noise)
+                return RBMBatchObjective(
+                    network, X[rows], network.draw_noise(rng, len(rows), dtype)
+                )
+            noise = network.draw_noise(rng, len(rows), dtype, k=0)  # the data's y(0) only
             particle_noise = network.draw_noise(rng, len(self.particles_), dtype)
-            return RBMBatchObjective(network, X[rows], noise, self.particles_, particle_noise)
+            return RBMBatchObjective(
+                network, X[rows], noise, self.particles_, particle_noise, self._particle_hidden
+            )
 
         form = self.step_.fused_form()
         fused = None
