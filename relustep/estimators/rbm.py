@@ -103,9 +103,15 @@ class RBM(UnsupervisedEstimator):
     (mini-batches of 20: 15 to 13). Verification runs the sample's chain again at the trial point
     and halves :math:`\alpha` until the sample's :math:`E` does not rise; each chain is a
     forward pass counted in ``history_["n_forward"]``: 2 to 3 per step in relustep's
-    measurements (digits and MNIST), at 1.2 to 2 times the seconds of an unverified online epoch.
-    Mini-batch steps are not verified by default (the batch's quadratic is a far better model
-    there); ``step="golovko"`` or ``Golovko(verify=...)`` chooses explicitly.
+    measurements (digits and MNIST), at 1.2 to 2.3 times the seconds of an unverified online
+    epoch. Mini-batch steps are not verified by default (the batch's quadratic is a far better
+    model there); ``step="golovko"`` or ``Golovko(verify=...)`` chooses explicitly.
+
+    Verification checks the sample's own :math:`E` only. When a sample's hidden units are all
+    off and its sigmoid visibles saturated (:math:`|S_v| \approx 20`, :math:`F' \approx 2\cdot
+    10^{-9}`), :math:`\alpha^* \approx 1/F'^2 \approx 10^{17}` moves a visible bias by about
+    :math:`5\cdot 10^8`: the sample's :math:`E` falls, so the step passes, and the unit stays
+    saturated for every other sample (:math:`F' = 0`, nothing left to learn).
 
     Examples
     --------

@@ -507,12 +507,10 @@ class RBMBatchObjective:
     def loss(self, theta: np.ndarray) -> float:
         if self.particles is None:
             return self.model.loss(theta, self.X, self.noise)
-        start = self.negative  # the particles' chain from the state the step started at
-        if start is None:
-            return self._persistent_chain(theta, self.particles, self.particle_hidden).energy / (
-                len(self.particles)
-            )
-        return self._persistent_chain(theta, start.x(0), start.y(0)).energy / start.n_rows
+        visible, hidden = self.particles, self.particle_hidden
+        if self.negative is not None:  # the state the step started from
+            visible, hidden = self.negative.x(0), self.negative.y(0)
+        return self._persistent_chain(theta, visible, hidden).energy / len(visible)
 
     def loss_and_gradient(self, theta: np.ndarray, gradient: np.ndarray):
         if self.particles is None:
