@@ -400,8 +400,8 @@ def _moved_hidden_sums(x, sums, alpha, factors, out):
     xs, ys, d_h, d_v = factors
     out[:] = sums
     for q in range(1, xs.shape[0]):
-        along_error = alpha * (np.dot(xs[q], x) + 1.0)
-        along_state = alpha * np.dot(d_v[q], x)
+        along_error = alpha * (np.float64(np.dot(xs[q], x)) + 1.0)
+        along_state = alpha * np.float64(np.dot(d_v[q], x))
         for j in range(out.shape[0]):
             out[j] -= along_error * d_h[q, j] + along_state * ys[q - 1, j]
 
@@ -418,8 +418,8 @@ def _moved_visible_sums(y, sums, alpha, factors, out):
     xs, ys, d_h, d_v = factors
     out[:] = sums
     for q in range(1, xs.shape[0]):
-        along_state = alpha * np.dot(d_h[q], y)
-        along_error = alpha * (np.dot(ys[q - 1], y) + 1.0)
+        along_state = alpha * np.float64(np.dot(d_h[q], y))
+        along_error = alpha * (np.float64(np.dot(ys[q - 1], y)) + 1.0)
         for i in range(out.shape[0]):
             out[i] -= along_state * xs[q, i] + along_error * d_v[q, i]
 
@@ -450,10 +450,10 @@ def _energy_after_step(alpha, W, b, c, factors, hidden_sums, kinds, work_x, work
         _transfer_vector(work_y[2], hidden_kind, work_y[current], work_y[2])
         for j in range(W.shape[1]):
             step = work_y[current, j] - work_y[previous, j]
-            energy += step * step
+            energy += np.float64(step * step)
         for i in range(W.shape[0]):
             step = work_x[current, i] - work_x[previous, i]
-            energy += step * step
+            energy += np.float64(step * step)
     return 0.5 * energy
 
 
