@@ -48,6 +48,9 @@ def main() -> None:
                     rbm = {**small, "epochs": 2, "batch_size": batch_size, "visible": visible}
                     name = f"rbm {step.name} batch_size={batch_size} {visible} {dtype}"
                     report(name, relustep.RBM(5, step=step, **rbm), images)
+        online = {**small, "epochs": 2, "batch_size": 1, "visible": "linear"}
+        verified = relustep.RBM(5, step=steps.Golovko(verify=True), **online)
+        report(f"rbm golovko verified batch_size=1 linear {dtype}", verified, images)
         report(f"rbm nrelu {dtype}", relustep.RBM(5, hidden="nrelu", **small), images)
         for rule in ("golovko", "adam"):
             autoencoder = relustep.Autoencoder(4, step=rule, **small)

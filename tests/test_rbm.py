@@ -194,7 +194,9 @@ def test_both_orders_of_the_gram_product_agree(rng):
 @pytest.mark.parametrize("k", [1, 2])
 def test_partial_fit_moves_by_alpha_star_times_the_direction(batch_size, rule, k):
     X = data(batch_size, seed=2)
-    rbm = RBM(5, visible="relu", rule=rule, k=k, batch_size=batch_size, random_state=0)
+    rbm = RBM(
+        5, visible="relu", rule=rule, k=k, step="golovko", batch_size=batch_size, random_state=0
+    )
     rbm.partial_fit(X)  # initialises, then one step
     before = rbm.parameters_.copy()
     objective = RBMBatchObjective(rbm.network_, X, rbm.network_.draw_noise(None, batch_size))
@@ -221,7 +223,7 @@ class UnfusedGolovko(steps.Golovko):
 
 def test_online_kernel_equals_the_generic_loop():
     X = data(10)
-    fast = RBM(5, visible="relu", batch_size=1, epochs=1, random_state=0).fit(X)
+    fast = RBM(5, visible="relu", batch_size=1, epochs=1, step="golovko", random_state=0).fit(X)
     slow = RBM(5, visible="relu", batch_size=1, epochs=1, step=UnfusedGolovko(), random_state=0)
     slow.fit(X)
     np.testing.assert_allclose(fast.parameters_, slow.parameters_, rtol=1e-9, atol=1e-12)
@@ -229,6 +231,39 @@ def test_online_kernel_equals_the_generic_loop():
     np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-9)
     assert fast.history_.step_keys == slow.history_.step_keys
     assert len(fast.history_) == len(X)
+
+
+def standardised_digits(rows=300):
+    X = relustep.datasets.load("digits").X_train[:rows]
+    return (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8)
+
+
+def test_online_kernel_verifies_as_the_generic_loop_does():
+    X = standardised_digits(40)[:, :12]
+    settings = {"visible": "linear", "batch_size": 1, "epochs": 2, "random_state": 0}
+    verified = steps.Golovko(verify=True, max_halvings=3)
+    fast = RBM(5, step=verified, **settings).fit(X)
+    slow = RBM(5, step=UnfusedGolovko(verify=True, max_halvings=3), **settings).fit(X)
+    assert sum(fast.history_["verify_halvings"]) > 0 and sum(fast.history_["verify_failed"]) > 0
+    for key in ("verify_halvings", "verify_failed", "n_forward", "not_descent"):
+        assert fast.history_[key] == slow.history_[key], key
+    np.testing.assert_allclose(fast.parameters_, slow.parameters_, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(fast.history_["step_size"], slow.history_["step_size"], rtol=1e-9)
+    np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-9)
+    np.testing.assert_allclose(
+        fast.history_["crossing_fraction"], slow.history_["crossing_fraction"], rtol=1e-12
+    )
+
+
+def test_online_default_does_not_raise_the_loss_on_standardised_data():
+    X = standardised_digits()
+    online = RBM(32, visible="linear", batch_size=1, epochs=3, random_state=0).fit(X)
+    start = online.network_.cse(online.network_.init_parameters(np.random.default_rng(0)), X)
+    batch = RBM(32, visible="linear", batch_size=20, epochs=3, random_state=0).fit(X)
+    assert online.step_.verify and not batch.step_.verify
+    assert max(online.history_["epochs"]["train_loss"]) < 2 * start
+    assert online.loss_ < 1.5 * batch.loss_
+    assert sum(online.history_["n_forward"]) > len(online.history_)  # the checks are counted
 
 
 def test_safeguard_nothing_to_learn_gives_a_zero_step():
@@ -358,6 +393,34 @@ def test_persistent_cd_keeps_its_particles():
         random_state=0,
     ).fit(X)
     assert rbm.reconstruction_error(X) < untrained.reconstruction_error(X)
+
+
+def test_persistent_step_starts_from_the_kept_hidden_states():
+    network, theta = network_and_theta("sigmoid", "binary", rule="cd")
+    rng = np.random.default_rng(4)
+    X, particles = data(6), rng.random((4, 7))
+    hidden = (rng.random((4, 5)) < 0.5).astype(float)
+    noise, particle_noise = network.draw_noise(rng, 6, k=0), network.draw_noise(rng, 4)
+    assert noise.hidden.shape == (1, 6, 5) and noise.visible.size == 0
+    objective = RBMBatchObjective(
+        network, X, noise, particles.copy(), particle_noise, hidden.copy()
+    )
+    direction = np.empty_like(theta)
+    loss, _ = objective.loss_and_gradient(theta, direction)
+    W, b, c = (network.layout.views(theta)[name] for name in "Wbc")
+    sigmoid = lambda s: 1 / (1 + np.exp(-s))  # noqa: E731
+    y0 = (noise.hidden[0] < sigmoid(X @ W + b)).astype(float)
+    x1 = (particle_noise.visible[0] < sigmoid(hidden @ W.T + c)).astype(float)
+    y1 = (particle_noise.hidden[1] < sigmoid(x1 @ W + b)).astype(float)
+    expected = {"W": x1.T @ y1 / 4 - X.T @ y0 / 6, "b": y1.mean(0) - y0.mean(0)}
+    expected["c"] = x1.mean(0) - X.mean(0)
+    for name, value in expected.items():
+        np.testing.assert_allclose(network.layout.views(direction)[name], value, atol=1e-12)
+    particle_loss = 0.5 * (np.sum((y1 - hidden) ** 2) + np.sum((x1 - particles) ** 2)) / 4
+    assert loss == pytest.approx(particle_loss, rel=1e-12)
+    assert objective.loss(theta) == loss  # the loss of the same step, run again
+    np.testing.assert_array_equal(objective.particles, x1)
+    np.testing.assert_array_equal(objective.particle_hidden, y1)
 
 
 def test_pseudo_likelihood_matches_the_free_energy_by_hand():
@@ -535,52 +598,92 @@ def test_local_errors_golovko_sums_and_crossings_match_twins(rng, dtype, masked)
     assert counts[0] == counts[1] == np.count_nonzero((pre > 0) != (pre - 0.7 * moves > 0))
 
 
+def online_epoch(function, X, W, b, c, units, masked, k, step, diagonal, verify, max_halvings):
+    """Run ``function`` (the online kernel or its twin) on copies of ``W, b, c``; return the
+    parameters and the per-step outputs."""
+    W, b, c = W.copy(), b.copy(), c.copy()
+    n_steps = len(X)
+    floats = [np.empty(n_steps) for _ in range(3)]  # losses, step sizes, crossing fractions
+    counts = [np.empty(n_steps, dtype=np.int64) for _ in range(4)]  # status, halvings, ...
+    function(
+        X,
+        np.arange(n_steps),
+        W,
+        b,
+        c,
+        *(rbm_kernels.UNIT_CODES[unit] for unit in units),
+        masked,
+        k,
+        step,
+        0.05,
+        diagonal,
+        verify,
+        max_halvings,
+        floats[0],
+        floats[1],
+        counts[0],
+        floats[2],
+        *counts[1:],
+    )
+    return W, b, c, *floats, *counts
+
+
 @pytest.mark.nojit
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
-    "visible, hidden, masked, k, step, diagonal",
+    "visible, hidden, masked, k, step, diagonal, verify",
     [
-        ("relu", "relu", True, 1, rbm_kernels.STEP_GOLOVKO, False),
-        ("sigmoid", "relu", False, 2, rbm_kernels.STEP_GOLOVKO, False),
-        ("linear", "linear", True, 2, rbm_kernels.STEP_GOLOVKO, True),
-        ("sigmoid", "relu", True, 1, rbm_kernels.STEP_CONSTANT, False),
+        ("relu", "relu", True, 1, rbm_kernels.STEP_GOLOVKO, False, False),
+        ("sigmoid", "relu", False, 2, rbm_kernels.STEP_GOLOVKO, False, False),
+        ("linear", "linear", True, 2, rbm_kernels.STEP_GOLOVKO, True, False),
+        ("sigmoid", "relu", True, 1, rbm_kernels.STEP_CONSTANT, False, False),
+        ("linear", "relu", True, 1, rbm_kernels.STEP_GOLOVKO, False, True),
+        ("linear", "relu", False, 2, rbm_kernels.STEP_GOLOVKO, False, True),
+        ("sigmoid", "relu", True, 2, rbm_kernels.STEP_GOLOVKO, False, True),
     ],
 )
-def test_online_epoch_matches_twin(rng, dtype, visible, hidden, masked, k, step, diagonal):
-    X = rng.random((6, 5)).astype(dtype)
+def test_online_epoch_matches_twin(rng, dtype, visible, hidden, masked, k, step, diagonal, verify):
+    X = rng.normal(size=(8, 5)) if visible == "linear" else rng.random((8, 5))
+    X = X.astype(dtype)
     W0 = (0.3 * rng.normal(size=(5, 4))).astype(dtype)
     b0 = np.full(4, 0.1, dtype)
     c0 = np.zeros(5, dtype)
-    order = rng.permutation(6)
-    results = []
-    for function in both("rbm_online_epoch"):
-        W, b, c = W0.copy(), b0.copy(), c0.copy()
-        losses, sizes, crossings = np.empty(6), np.empty(6), np.empty(6)
-        statuses = np.empty(6, dtype=np.int64)
-        function(
-            X,
-            order,
-            W,
-            b,
-            c,
-            rbm_kernels.UNIT_CODES[visible],
-            rbm_kernels.UNIT_CODES[hidden],
-            masked,
-            k,
-            step,
-            0.05,
-            diagonal,
-            losses,
-            sizes,
-            statuses,
-            crossings,
-        )
-        results.append((W, b, c, losses, sizes, statuses, crossings))
+    settings = (visible, hidden), masked, k, step, diagonal, verify, 2
+    results = [
+        online_epoch(function, X, W0, b0, c0, *settings) for function in both("rbm_online_epoch")
+    ]
     tolerance = 10 * TOLERANCE[dtype]
     for first, second in zip(*results, strict=True):
         np.testing.assert_allclose(first, second, rtol=tolerance, atol=tolerance)
     assert results[0][0].dtype == dtype
     assert not np.array_equal(results[0][0], W0)
+    halvings, failed, forward_passes = results[0][-3:]
+    np.testing.assert_array_equal(forward_passes, 1 + verify * (1 + halvings - failed))
+    if verify and visible == "linear":
+        assert halvings.sum() > 0  # the case checks the halvings, not only the first trial
+
+
+@pytest.mark.nojit
+def test_verified_step_without_halvings_is_the_unverified_step_bit_for_bit(rng):
+    X = rng.random((8, 6))
+    W0, b0, c0 = 0.1 * rng.normal(size=(6, 4)), np.full(4, 0.1), np.zeros(6)
+    for function in both("rbm_online_epoch"):
+        runs = [
+            online_epoch(function, X, W0, b0, c0, ("sigmoid", "relu"), True, 1, 1, False, v, 5)
+            for v in (False, True)
+        ]
+        assert runs[1][-3].sum() == 0  # no halving was needed
+        for unverified, verified in zip(runs[0][:5], runs[1][:5], strict=True):
+            np.testing.assert_array_equal(unverified, verified)
+
+
+@pytest.mark.nojit
+def test_saturated_sigmoid_unit_is_zero_compiled_or_not():
+    pre = np.array([-800.0, -709.0, 0.0, 800.0])
+    out, slope = np.empty(4), np.empty(4)
+    rbm_kernels._transfer_vector(pre, rbm_kernels.SIGMOID, out, slope)
+    np.testing.assert_array_equal(out, [0.0, 1.0 / (1.0 + np.exp(709.0)), 0.5, 1.0])
+    np.testing.assert_array_equal(out, rbm_kernels._transfer_vector_numpy(pre, rbm_kernels.SIGMOID))
 
 
 class _StubObjective:

@@ -38,7 +38,7 @@ class TrainedEstimator(BaseEstimator):
             setattr(self, name, settings[name])
 
     def _check_common_settings(self) -> None:
-        steps.get(self.step)
+        self._step_rule()
         check_int(self.epochs, "epochs", low=0)
         check_int(self.batch_size, "batch_size")
         check_dtype(self.dtype)
@@ -58,8 +58,12 @@ class TrainedEstimator(BaseEstimator):
         self.history_ = History(self.step_.fallbacks)
         self.n_iter_, self.t_, self.loss_ = 0, 0, float("nan")
 
+    def _step_rule(self) -> steps.StepRule:
+        """A fresh step rule from the ``step`` setting."""
+        return steps.get(self.step)
+
     def _start_rule(self) -> None:
-        self.step_ = steps.get(self.step)
+        self.step_ = self._step_rule()
         self.step_.start(self.parameters_.size, self.parameters_.dtype)
 
     def _after_load(self) -> None:

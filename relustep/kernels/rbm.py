@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from relustep.kernels._jit import jit
-from relustep.kernels.steps import frozen_step
+from relustep.kernels.steps import STEP_TAKEN, frozen_step
 
 LINEAR, RELU, SIGMOID, NRELU, BINARY = 0, 1, 2, 3, 4
 UNIT_CODES = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "nrelu": NRELU, "binary": BINARY}
@@ -221,10 +221,15 @@ def online_epoch_numpy(
     step_kind,
     lr,
     diagonal,
+    verify,
+    max_halvings,
     losses,
     step_sizes,
     statuses,
     crossings,
+    halvings,
+    failed,
+    forward_passes,
 ) -> None:
     r"""One epoch of CD-k with a batch of one sample, the deterministic chain, in sample ``order``.
 
@@ -233,7 +238,8 @@ def online_epoch_numpy(
     analytic step for ``step_kind == STEP_GOLOVKO``) and update ``W, b, c`` in place:
 
     .. math::
-        W \leftarrow W - \alpha \sum_{p=1}^k \bigl(x(p)\,d_h(p)^\top + d_v(p)\,y(p-1)^\top\bigr),
+        W \leftarrow W - \alpha\,\Delta W, \quad
+        \Delta W = \sum_{p=1}^k \bigl(x(p)\,d_h(p)^\top + d_v(p)\,y(p-1)^\top\bigr),
         \quad b \leftarrow b - \alpha\sum_p d_h(p), \quad c \leftarrow c - \alpha\sum_p d_v(p).
 
     The analytic step is the frozen-error quadratic's minimum over the chain rows
@@ -245,32 +251,28 @@ def online_epoch_numpy(
     The safeguards are those of :func:`relustep.kernels.steps.frozen_step`, whose outcome is
     written in ``statuses`` (0: the step was taken).
 
-    Per step it writes the loss :math:`E` at the starting point, the step taken, the status and the
-    fraction of ReLU units that cross zero inside the step.
+    With ``verify`` (the analytic step only), the step :math:`\alpha^*` is then checked on the
+    true loss as :class:`~relustep.steps.golovko.Golovko` does with ``verify=True``: the chain
+    is run again from the same sample at :math:`\theta - \alpha d`, and :math:`\alpha` is halved
+    until the sample's :math:`E` there does not exceed :math:`E` at the starting point; after
+    ``max_halvings`` halvings without success no step is taken.
+
+    Per step it writes the loss :math:`E` at the starting point, the step taken, the status, the
+    fraction of ReLU units that cross zero inside the step :math:`\alpha^*`, the halvings, 1 in
+    ``failed`` when the verification gave up, and the forward passes (chains) the step ran.
     """
     n, m = W.shape
-    dtype = W.dtype
     for t, row in enumerate(order):
-        xs = np.empty((k + 1, n), dtype)
-        ys = np.empty((k + 1, m), dtype)
-        pre_h = np.empty((k + 1, m), dtype)
-        pre_v = np.empty((k + 1, n), dtype)
-        xs[0] = X[row]
-        pre_h[0] = xs[0] @ W + b
-        ys[0] = _transfer_vector_numpy(pre_h[0], hidden_kind)
-        for p in range(1, k + 1):
-            pre_v[p] = W @ ys[p - 1] + c
-            xs[p] = _transfer_vector_numpy(pre_v[p], visible_kind)
-            pre_h[p] = xs[p] @ W + b
-            ys[p] = _transfer_vector_numpy(pre_h[p], hidden_kind)
+        xs, ys, pre_h, pre_v = _chain_numpy(X[row], W, b, c, k, visible_kind, hidden_kind)
         gamma = ys[1:] - ys[:-1]
         error = xs[1:] - xs[:-1]
         slope_h = derivative_numpy(pre_h[1:], hidden_kind)
         slope_v = derivative_numpy(pre_v[1:], visible_kind)
         d_h = gamma * slope_h if masked else gamma
         d_v = error * slope_v if masked else error
-        losses[t] = 0.5 * (np.sum(gamma * gamma) + np.sum(error * error))
+        losses[t] = _energy_numpy(xs, ys)
         alpha, status, crossed, counted = lr, 0, 0, 0
+        halvings[t], failed[t], forward_passes[t] = 0, 0, 1
         if step_kind == STEP_GOLOVKO:
             gram_x = xs[1:] @ xs[1:].T + 1.0
             gram_y = ys[:-1] @ ys[:-1].T + 1.0
@@ -286,6 +288,25 @@ def online_epoch_numpy(
             if visible_kind == RELU:
                 crossed += zero_crossings_numpy(pre_v[1:], moves_v, alpha)
                 counted += k * n
+            if verify and status == STEP_TAKEN:
+                update = xs[1:].T @ d_h + d_v.T @ ys[:-1]
+                for _ in range(max_halvings):
+                    forward_passes[t] += 1
+                    trial = _chain_numpy(
+                        X[row],
+                        W - alpha * update,
+                        b - alpha * d_h.sum(axis=0),
+                        c - alpha * d_v.sum(axis=0),
+                        k,
+                        visible_kind,
+                        hidden_kind,
+                    )
+                    if _energy_numpy(trial[0], trial[1]) <= losses[t]:
+                        break
+                    alpha *= 0.5
+                    halvings[t] += 1
+                else:
+                    alpha, failed[t] = 0.0, 1
         step_sizes[t], statuses[t] = alpha, status
         crossings[t] = crossed / counted if counted else 0.0
         if alpha != 0.0:
@@ -294,26 +315,54 @@ def online_epoch_numpy(
             c -= alpha * d_v.sum(axis=0)
 
 
+def _chain_numpy(x0, W, b, c, k, visible_kind, hidden_kind):
+    """The deterministic chain of one sample: states ``xs, ys`` and pre-activations
+    ``pre_h, pre_v`` (row ``p`` is step ``p``; ``pre_v[0]`` is not used)."""
+    n, m = W.shape
+    xs, pre_v = np.empty((k + 1, n), W.dtype), np.zeros((k + 1, n), W.dtype)
+    ys, pre_h = np.empty((k + 1, m), W.dtype), np.empty((k + 1, m), W.dtype)
+    xs[0] = x0
+    pre_h[0] = xs[0] @ W + b
+    ys[0] = _transfer_vector_numpy(pre_h[0], hidden_kind)
+    for p in range(1, k + 1):
+        pre_v[p] = W @ ys[p - 1] + c
+        xs[p] = _transfer_vector_numpy(pre_v[p], visible_kind)
+        pre_h[p] = xs[p] @ W + b
+        ys[p] = _transfer_vector_numpy(pre_h[p], hidden_kind)
+    return xs, ys, pre_h, pre_v
+
+
+def _energy_numpy(xs, ys) -> float:
+    """The chain's :math:`E` for one sample: half the squared steps of both layers."""
+    return 0.5 * float(np.sum((ys[1:] - ys[:-1]) ** 2) + np.sum((xs[1:] - xs[:-1]) ** 2))
+
+
 def _transfer_vector_numpy(pre: np.ndarray, kind: int) -> np.ndarray:
     if kind == RELU:
         return np.maximum(pre, 0.0)
     if kind == SIGMOID:
-        return _sigmoid_numpy(pre)
+        with np.errstate(over="ignore"):  # exp overflows to inf, and the unit to 0, as in Numba
+            return _sigmoid_numpy(pre)
     return pre.copy()
+
+
+#: above this, :math:`e^s` overflows a float64 (:func:`math.exp` would raise in Python)
+LARGEST_EXPONENT = math.log(np.finfo(np.float64).max)
 
 
 @jit
 def _transfer_vector(pre, kind, out, slope):
     r"""States and derivatives of one vector of units (deterministic chain); the sigmoid's
     derivative is taken from its state, :math:`\sigma(1-\sigma)`, so that each unit costs one
-    exponential."""
+    exponential. A sigmoid unit whose :math:`e^{-S}` overflows is 0, compiled (where the
+    exponential is ``inf``) and run as Python alike."""
     for j in range(pre.shape[0]):
         s = np.float64(pre[j])
         if kind == RELU:
             out[j] = s if s > 0 else 0.0
             slope[j] = 1.0 if s > 0 else 0.0
         elif kind == SIGMOID:
-            probability = 1.0 / (1.0 + math.exp(-s))
+            probability = 0.0 if -s > LARGEST_EXPONENT else 1.0 / (1.0 + math.exp(-s))
             out[j] = probability
             slope[j] = probability * (1.0 - probability)
         else:
@@ -334,6 +383,81 @@ def _input_times_weights(inputs, W, bias, out):
 
 
 @jit
+def _moved_hidden_sums(x, sums, alpha, factors, out):
+    r"""The hidden sums of the visible vector ``x`` after the online step, written into ``out``,
+    from its sums ``sums`` :math:`= W^\top x + b` before the step, without forming the moved
+    weights. The step moves :math:`W` by :math:`-\alpha\Delta W` with
+    :math:`\Delta W = \sum_q x(q)\,d_h(q)^\top + d_v(q)\,y(q-1)^\top` and :math:`b` by
+    :math:`-\alpha\sum_q d_h(q)` (see :func:`online_epoch_numpy`), so
+
+    .. math::
+        (W - \alpha\Delta W)^\top x + b - \alpha\sum_q d_h(q) = W^\top x + b
+        - \alpha\sum_{q=1}^k \bigl[(x(q)^\top x + 1)\,d_h(q) + (d_v(q)^\top x)\,y(q-1)\bigr],
+
+    :math:`2k` dot products and :math:`2k` scaled additions, :math:`O(k(n + m))` instead of the
+    :math:`O(nm)` of a product with the moved weights. ``factors`` is ``(xs, ys, d_h, d_v)``,
+    the chain's states and direction factors, row ``q`` for step ``q``."""
+    xs, ys, d_h, d_v = factors
+    out[:] = sums
+    for q in range(1, xs.shape[0]):
+        along_error = alpha * (np.float64(np.dot(xs[q], x)) + 1.0)
+        along_state = alpha * np.float64(np.dot(d_v[q], x))
+        for j in range(out.shape[0]):
+            out[j] -= along_error * d_h[q, j] + along_state * ys[q - 1, j]
+
+
+@jit
+def _moved_visible_sums(y, sums, alpha, factors, out):
+    r"""The visible sums of the hidden vector ``y`` after the online step, from
+    ``sums`` :math:`= W y + c` before it (as :func:`_moved_hidden_sums`):
+
+    .. math::
+        (W - \alpha\Delta W)\,y + c - \alpha\sum_q d_v(q) = W y + c
+        - \alpha\sum_{q=1}^k \bigl[(d_h(q)^\top y)\,x(q) + (y(q-1)^\top y + 1)\,d_v(q)\bigr].
+    """
+    xs, ys, d_h, d_v = factors
+    out[:] = sums
+    for q in range(1, xs.shape[0]):
+        along_state = alpha * np.float64(np.dot(d_h[q], y))
+        along_error = alpha * (np.float64(np.dot(ys[q - 1], y)) + 1.0)
+        for i in range(out.shape[0]):
+            out[i] -= along_state * xs[q, i] + along_error * d_v[q, i]
+
+
+@jit
+def _energy_after_step(alpha, W, b, c, factors, hidden_sums, kinds, work_x, work_y):
+    r"""The sample's :math:`E` at :math:`\theta - \alpha d`: the chain from the same sample
+    :math:`x(0)` = ``xs[0]`` run at the moved parameters, each layer's sums from the current
+    :math:`W` and the low-rank move (:func:`_moved_hidden_sums`, :func:`_moved_visible_sums`), so
+    that the weights are never copied. ``factors`` is ``(xs, ys, d_h, d_v)`` of the chain at the
+    starting point, ``hidden_sums`` its :math:`W^\top x(0) + b`; ``kinds`` is
+    ``(visible_kind, hidden_kind)``. Each layer after the first costs one product of :math:`W`
+    with a vector. Rows 0 and 1 of ``work_x`` (``(3, n)``) and ``work_y`` (``(3, m)``) hold the
+    previous and the current state; row 2 the sums, then the slopes (not needed)."""
+    visible_kind, hidden_kind = kinds
+    x0 = factors[0][0]
+    _moved_hidden_sums(x0, hidden_sums, alpha, factors, work_y[2])
+    _transfer_vector(work_y[2], hidden_kind, work_y[0], work_y[2])
+    work_x[0] = x0
+    energy = 0.0
+    for p in range(1, factors[0].shape[0]):
+        previous, current = (p - 1) % 2, p % 2
+        visible_sums = np.dot(W, work_y[previous]) + c
+        _moved_visible_sums(work_y[previous], visible_sums, alpha, factors, work_x[2])
+        _transfer_vector(work_x[2], visible_kind, work_x[current], work_x[2])
+        hidden_sums_p = np.dot(work_x[current], W) + b
+        _moved_hidden_sums(work_x[current], hidden_sums_p, alpha, factors, work_y[2])
+        _transfer_vector(work_y[2], hidden_kind, work_y[current], work_y[2])
+        for j in range(W.shape[1]):
+            step = work_y[current, j] - work_y[previous, j]
+            energy += np.float64(step * step)
+        for i in range(W.shape[0]):
+            step = work_x[current, i] - work_x[previous, i]
+            energy += np.float64(step * step)
+    return 0.5 * energy
+
+
+@jit
 def online_epoch(
     X,
     order,
@@ -347,10 +471,15 @@ def online_epoch(
     step_kind,
     lr,
     diagonal,
+    verify,
+    max_halvings,
     losses,
     step_sizes,
     statuses,
     crossings,
+    halvings,
+    failed,
+    forward_passes,
 ):
     n, m = W.shape
     dtype = W.dtype
@@ -366,6 +495,8 @@ def online_epoch(
     moves_v = np.empty((k + 1, n), dtype)
     gram_x = np.empty((k + 1, k + 1))
     gram_y = np.empty((k + 1, k + 1))
+    work_x = np.empty((3, n), dtype)
+    work_y = np.empty((3, m), dtype)
     step = np.empty(1, dtype)
     for t in range(order.shape[0]):
         xs[0] = X[order[t]]
@@ -391,6 +522,9 @@ def online_epoch(
         status = 0
         crossed = 0
         counted = 0
+        halvings[t] = 0
+        failed[t] = 0
+        forward_passes[t] = 1
         if step_kind == STEP_GOLOVKO:
             for p in range(1, k + 1):
                 for q in range(1, k + 1):
@@ -430,6 +564,22 @@ def online_epoch(
                         if (pre_v[p, i] > 0) != (moved > 0):
                             crossed += 1
                     counted += n
+            if verify and status == STEP_TAKEN:
+                factors, kinds = (xs, ys, d_h, d_v), (visible_kind, hidden_kind)
+                accepted = False
+                for _ in range(max_halvings):
+                    forward_passes[t] += 1
+                    trial = _energy_after_step(
+                        alpha, W, b, c, factors, pre_h[0], kinds, work_x, work_y
+                    )
+                    if trial <= losses[t]:
+                        accepted = True
+                        break
+                    alpha *= 0.5
+                    halvings[t] += 1
+                if not accepted:
+                    alpha = 0.0
+                    failed[t] = 1
         step_sizes[t] = alpha
         statuses[t] = status
         crossings[t] = crossed / counted if counted > 0 else 0.0

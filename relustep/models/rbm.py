@@ -214,19 +214,23 @@ class RBMNetwork:
         return form is not None and not self.sampled and form[0] in self.fused_forms
 
     # -- the chain -------------------------------------------------------------------------------
-    def draw_noise(self, rng: np.random.Generator, n_rows: int, dtype=np.float64) -> ChainNoise:
-        """The random numbers of a sampled chain on ``n_rows`` rows (none for a deterministic
-        chain). Drawn in a fixed order from ``rng``: hidden, then visible."""
+    def draw_noise(
+        self, rng: np.random.Generator, n_rows: int, dtype=np.float64, k: int | None = None
+    ) -> ChainNoise:
+        """The random numbers of a sampled chain of length ``k`` (default: the network's) on
+        ``n_rows`` rows (none for a deterministic chain). Drawn in a fixed order from ``rng``:
+        hidden, then visible."""
         if not self.sampled:
             return ChainNoise(_NOT_SAMPLED.astype(dtype), _NOT_SAMPLED.astype(dtype))
-        shape = (self.k + 1, n_rows, self.n_hidden)
+        k = self.k if k is None else k
+        shape = (k + 1, n_rows, self.n_hidden)
         if self.hidden == "nrelu":
             hidden = rng.standard_normal(shape)
         else:
             hidden = rng.random(shape)
         visible = _NOT_SAMPLED
-        if self.visible == "sigmoid":
-            visible = rng.random((self.k, n_rows, self.n_visible))
+        if self.visible == "sigmoid" and k > 0:
+            visible = rng.random((k, n_rows, self.n_visible))
         return ChainNoise(hidden.astype(dtype, copy=False), visible.astype(dtype, copy=False))
 
     def run_chain(
@@ -235,9 +239,15 @@ class RBMNetwork:
         X: np.ndarray,
         noise: ChainNoise | None = None,
         k: int | None = None,
+        hidden: np.ndarray | None = None,
     ) -> Chain:
         """Run the chain from the data ``X`` and form its local errors; ``noise=None`` runs the
-        noise-free (mean-field) chain, used for the metrics. ``k`` overrides the chain's length."""
+        noise-free (mean-field) chain, used for the metrics. ``k`` overrides the chain's length.
+
+        ``hidden``, for the persistent chain: the hidden states :math:`y(0)` kept from the last
+        step (``X`` is then the visible states they came from); the chain starts from them
+        instead of computing them from ``X``, one matrix product fewer, and ``pre_hidden[0]``,
+        ``slope_hidden[0]`` are left unset."""
         k = self.k if k is None else k
         views = self.layout.views(theta)
         W, b, c = views["W"], views["b"], views["c"]
@@ -247,17 +257,20 @@ class RBMNetwork:
             empty = _NOT_SAMPLED.astype(theta.dtype)
             noise = ChainNoise(empty, empty)
         chain.visible[0] = X
+        if hidden is not None:
+            chain.y(0)[...] = hidden
         for p in range(k + 1):
-            np.matmul(chain.x(p), W, out=chain.pre_hidden[p])
-            apply_transfer(
-                transfer,
-                chain.pre_hidden[p],
-                b,
-                noise.hidden_at(p),
-                self._hidden_code,
-                chain.y(p),
-                chain.slope_hidden[p],
-            )
+            if p > 0 or hidden is None:
+                np.matmul(chain.x(p), W, out=chain.pre_hidden[p])
+                apply_transfer(
+                    transfer,
+                    chain.pre_hidden[p],
+                    b,
+                    noise.hidden_at(p),
+                    self._hidden_code,
+                    chain.y(p),
+                    chain.slope_hidden[p],
+                )
             if p < k:
                 np.matmul(chain.y(p), W.T, out=chain.pre_visible[p])
                 apply_transfer(
@@ -451,10 +464,27 @@ class RBMBatchObjective:
     X : ndarray
         The batch.
     noise : ChainNoise
-        The random numbers of the chain on this batch.
+        The random numbers of the chain on this batch (persistent CD: of its :math:`y(0)` only,
+        ``draw_noise(rng, L, dtype, k=0)``).
     particles : ndarray, optional
         Persistent CD: the persistent chain's visible states; advanced by one chain of length
         ``k`` at each ``loss_and_gradient`` (with ``particle_noise``).
+    particle_noise : ChainNoise, optional
+    particle_hidden : ndarray, optional
+        Persistent CD: the hidden states the particles' last step ended with, advanced with
+        ``particles``; the chain starts from them (see :meth:`RBMNetwork.run_chain`). ``None``
+        computes them from ``particles``.
+
+    Notes
+    -----
+    **Persistent CD** (Tieleman 2008) needs of the data only :math:`y(0)`, for the positive
+    statistics :math:`x(0)y(0)^\top`; the negative ones come from the particles' chain. So the
+    data chain stops at :math:`y(0)` (one matrix product), the particles' chain starts from its
+    kept hidden states (two products for CD-1), and the direction is one product of the stacked
+    states: five products of a batch with the weights per step, the count of scikit-learn's
+    ``BernoulliRBM``. The loss of a persistent step is then the :math:`E` of the particles'
+    chain (per particle), which costs nothing more; the :math:`E` of the data is measured after
+    each epoch.
     """
 
     def __init__(
@@ -464,25 +494,42 @@ class RBMBatchObjective:
         noise: ChainNoise,
         particles: np.ndarray | None = None,
         particle_noise: ChainNoise | None = None,
+        particle_hidden: np.ndarray | None = None,
     ):
         self.model, self.X, self.y, self.noise = model, X, X, noise
         self.particles, self.particle_noise = particles, particle_noise
+        self.particle_hidden = particle_hidden
         self.capabilities = model.capabilities if particles is None else frozenset()
         self.chain: Chain | None = None
+        self.negative: Chain | None = None
         self._direction: np.ndarray | None = None
 
     def loss(self, theta: np.ndarray) -> float:
-        return self.model.loss(theta, self.X, self.noise)
+        if self.particles is None:
+            return self.model.loss(theta, self.X, self.noise)
+        visible, hidden = self.particles, self.particle_hidden
+        if self.negative is not None:  # the state the step started from
+            visible, hidden = self.negative.x(0), self.negative.y(0)
+        return self._persistent_chain(theta, visible, hidden).energy / len(visible)
 
     def loss_and_gradient(self, theta: np.ndarray, gradient: np.ndarray):
-        self.chain = self.model.run_chain(theta, self.X, self.noise)
-        negative = None
-        if self.particles is not None:
-            negative = self.model.run_chain(theta, self.particles, self.particle_noise)
-            self.particles[...] = negative.x(negative.k)
+        if self.particles is None:
+            self.chain = self.model.run_chain(theta, self.X, self.noise)
+            self.model.direction(self.chain, gradient, theta.dtype)
+            self._direction = gradient
+            return self.chain.energy / len(self.X), gradient
+        self.chain = self.model.run_chain(theta, self.X, self.noise, k=0)
+        negative = self._persistent_chain(theta, self.particles, self.particle_hidden)
+        self.negative = negative
+        self.particles[...] = negative.x(negative.k)
+        if self.particle_hidden is not None:
+            self.particle_hidden[...] = negative.y(negative.k)
         self.model.direction(self.chain, gradient, theta.dtype, negative)
         self._direction = gradient
-        return self.chain.energy / len(self.X), gradient
+        return negative.energy / negative.n_rows, gradient
+
+    def _persistent_chain(self, theta, visible, hidden) -> Chain:
+        return self.model.run_chain(theta, visible, self.particle_noise, hidden=hidden)
 
     def frozen_quadratic(
         self, theta: np.ndarray, direction: np.ndarray, form: str = "gram"
@@ -538,17 +585,20 @@ def fused_epoch(
     ``theta`` in place; ``None`` when the kernel cannot take the rule's step (``form``, from
     :meth:`~relustep.steps.base.StepRule.fused_form`) or the chain is sampled.
 
-    Returns the per-step ``loss`` (:math:`E` of the sample at the starting point), ``step_size``,
-    ``status`` (the analytic step's safeguard, codes of :mod:`relustep.kernels.rbm`) and
-    ``crossing_fraction``, as arrays.
+    Returns, as arrays with one entry per step: ``loss`` (:math:`E` of the sample at the starting
+    point), ``step_size``, ``status`` (the analytic step's safeguard, the outcomes of
+    :func:`relustep.kernels.steps.frozen_step`), ``crossing_fraction``, ``verify_halvings`` and
+    ``verify_failed`` (the analytic step's verification, when its form asks for it) and
+    ``n_forward`` (chains run: 1, plus one per verification).
     """
     if not network.fuses(form):
         return None
     kind, settings = form
     views = network.layout.views(theta)
     n_steps = len(order)
-    losses, step_sizes = np.empty(n_steps), np.empty(n_steps)
-    statuses, crossings = np.zeros(n_steps, dtype=np.int64), np.zeros(n_steps)
+    result = {name: np.empty(n_steps) for name in ("loss", "step_size", "crossing_fraction")}
+    for name in ("status", "verify_halvings", "verify_failed", "n_forward"):
+        result[name] = np.empty(n_steps, dtype=np.int64)
     analytic = kind == "frozen_quadratic"
     kernels.get("rbm_online_epoch", network.backend)(
         X,
@@ -563,14 +613,14 @@ def fused_epoch(
         rbm_kernels.STEP_GOLOVKO if analytic else rbm_kernels.STEP_CONSTANT,
         0.0 if analytic else settings["lr"],
         analytic and settings["form"] == "diagonal",
-        losses,
-        step_sizes,
-        statuses,
-        crossings,
+        analytic and settings.get("verify", False),
+        settings.get("max_halvings", 0),
+        result["loss"],
+        result["step_size"],
+        result["status"],
+        result["crossing_fraction"],
+        result["verify_halvings"],
+        result["verify_failed"],
+        result["n_forward"],
     )
-    return {
-        "loss": losses,
-        "step_size": step_sizes,
-        "status": statuses,
-        "crossing_fraction": crossings,
-    }
+    return result

@@ -119,19 +119,22 @@ class Golovko(StepRule):
         self.max_halvings = check_int(max_halvings, "max_halvings", low=1)
 
     def fused_columns(self, result: dict) -> dict:
-        """The history columns of a fused epoch's ``result`` (its per-step safeguard outcomes)."""
+        """The history columns of a fused epoch's ``result``: its per-step safeguard outcomes
+        (``status``, codes of :func:`~relustep.kernels.steps.frozen_step`), the verification's
+        ``verify_halvings`` and ``verify_failed`` counts, and the crossing fractions."""
         outcome = np.asarray(result["status"])
         columns = {
             name: (outcome == code).astype(int).tolist() for code, name in SAFEGUARDS.items()
         }
+        for name in ("verify_halvings", "verify_failed"):
+            columns[name] = np.asarray(result[name]).tolist()
         taken = np.where(outcome == STEP_TAKEN, result["crossing_fraction"], np.nan)
         columns["crossing_fraction"] = taken.tolist()
         return columns
 
-    def fused_form(self) -> tuple[str, dict] | None:
-        if self.verify:  # the halvings probe the true loss, which a fused kernel does not
-            return None
-        return ("frozen_quadratic", {"form": self.form})
+    def fused_form(self) -> tuple[str, dict]:
+        settings = {"form": self.form, "verify": self.verify, "max_halvings": self.max_halvings}
+        return ("frozen_quadratic", settings)
 
     def size(self, line: Line) -> float:
         quadratic = frozen_quadratic(line, self.form)
