@@ -148,6 +148,12 @@ def test_golovko_step_is_the_minimum_of_the_frozen_quadratic(visible, hidden, ru
         return
     best = brute_force_minimum(lambda a: frozen_loss(network, theta, objective.chain, direction, a))
     assert alpha == pytest.approx(best, rel=1e-6)
+    # and its coefficients are the frozen model's, in the mean convention
+    at_zero = frozen_loss(network, theta, objective.chain, direction, 0.0)
+    for step in (0.5 * alpha, alpha):
+        predicted = at_zero - quadratic.numerator * step + 0.5 * quadratic.denominator * step**2
+        frozen = frozen_loss(network, theta, objective.chain, direction, step)
+        assert predicted == pytest.approx(frozen, rel=1e-7, abs=1e-12)
 
 
 def test_online_closed_form_for_relu_units():

@@ -383,9 +383,11 @@ class RBMNetwork:
             crossed = sum(zero_crossings(pre, moves, alpha / n_rows) for pre, moves in blocks)
             return crossed / sum(pre.size for pre, _ in blocks)
 
+        # the sums are over rows with the step in the sum convention; with the loss a mean over
+        # the L rows and alpha = L alpha_sum: numerator / L^2 and denominator / L^3
         return FrozenQuadratic(
-            numerator=n_rows * float(numerator_h + numerator_v),
-            denominator=float(denominator_h + denominator_v),
+            numerator=float(numerator_h + numerator_v) / n_rows**2,
+            denominator=float(denominator_h + denominator_v) / n_rows**3,
             crossing_fraction=crossing_fraction,
         )
 
