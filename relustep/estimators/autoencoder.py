@@ -51,9 +51,6 @@ class Autoencoder(UnsupervisedEstimator):
     (200, 16)
     """
 
-    _array_attributes = ("parameters_",)
-    _scalar_attributes = ("n_features_in_", "n_iter_", "t_", "loss_")
-
     def __init__(
         self,
         n_hidden: int = 64,

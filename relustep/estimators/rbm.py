@@ -125,9 +125,6 @@ class RBM(UnsupervisedEstimator):
     True
     """
 
-    _array_attributes = ("parameters_",)
-    _scalar_attributes = ("n_features_in_", "n_iter_", "t_", "loss_")
-
     def __init__(
         self,
         n_hidden: int = 256,
