@@ -108,6 +108,47 @@ def test_dead_and_trivial_runs_are_flagged():
     assert rbm.SECTION.flags([run(0, 5.0, 0.5)], trivial) == ""  # half dead is not "mostly"
 
 
+def rbm_run(method, seed, losses, *, visible="sigmoid", regime="online"):
+    return {
+        "visible": visible,
+        "regime": regime,
+        "method": method,
+        "seed": seed,
+        "train_cse": float(losses[-1]),
+        "dead": 0.0,
+        "diverged": False,
+        "history": {"loss": list(losses)},
+    }
+
+
+def test_tenths_are_means_of_each_tenth_of_the_steps():
+    row = rbm_run("constant", 0, np.arange(25.0))  # 2 steps per tenth, the last 5 left out
+    np.testing.assert_array_equal(rbm.tenths(row), np.arange(10) * 2 + 0.5)
+    assert rbm.tenths(rbm_run("constant", 0, np.ones(9))) is None
+    assert rbm.tenths({**row, "diverged": True}) is None
+
+
+def test_a_curve_counts_as_flattened_only_when_its_last_tenth_brings_little_of_its_fall():
+    steps = np.arange(1000)
+    settled = [rbm_run("constant", seed, 1 + 9 * np.exp(-steps / 50)) for seed in range(3)]
+    text = rbm.SECTION.flattening(settled)
+    assert "so in 3 of 3 configurations" in text
+    falling = [rbm_run("constant", seed, 10 - 0.009 * steps) for seed in range(3)]
+    text = rbm.SECTION.flattening(falling)  # a straight line: a ninth of its fall in each tenth
+    assert "so in 0 of 3 configurations" in text and "11.1 ± 0% of its fall" in text
+
+
+def test_claims_are_judged_again_at_half_the_steps():
+    steps = np.arange(200.0)
+    rows = []
+    for seed in range(3):  # golovko is lower at half the steps, higher at the end
+        rows.append(rbm_run("constant", seed, 10 - 0.04 * steps))
+        rows.append(rbm_run("golovko", seed, np.where(steps < 100, 5.0, 9.0)))
+    text = rbm.SECTION.judged_at_half(rows)
+    assert "at half the steps **mixed**: won 3 of 3" in text  # 3 comparisons cannot be significant
+    assert "at the end **not supported**: won 0 of 3" in text
+
+
 # -- each section at the tiny size, reported from stored rows ------------------------------------
 def stored_and_reported(module, rows, tmp_path):
     save_rows(tmp_path / "rows.json", rows, {"section": module.SECTION.name})
