@@ -113,6 +113,9 @@ def online(X, order, step_kind, backend="numba"):
         np.zeros(n, np.int64),
         np.empty(n),
         *(np.zeros(n, np.int64) for _ in range(3)),
+        np.empty(0, X.dtype),  # Adam's moments, not used by these steps
+        np.empty(0, X.dtype),
+        np.zeros(4),
     )
 
 

@@ -239,6 +239,30 @@ def test_online_kernel_equals_the_generic_loop():
     assert len(fast.history_) == len(X)
 
 
+class UnfusedAdam(steps.Adam):
+    """Adam without a fused form: the loop takes its online steps one by one."""
+
+    def fused_form(self):
+        return None
+
+
+@pytest.mark.parametrize("visible", ["sigmoid", "linear"])
+def test_online_kernel_takes_adam_steps_as_the_generic_loop_does(visible):
+    X = data(10) if visible == "sigmoid" else standardised_digits(10)[:, :12]
+    settings = {"visible": visible, "batch_size": 1, "epochs": 3, "random_state": 0}
+    fast = RBM(5, step=steps.Adam(lr=0.01), **settings).fit(X)
+    slow = RBM(5, step=UnfusedAdam(lr=0.01), **settings).fit(X)
+    assert fast.network_.fuses(fast.step_.fused_form())  # the kernel took the fast run's steps
+    assert fast.step_.n_steps == slow.step_.n_steps == 3 * len(X)
+    np.testing.assert_allclose(fast.parameters_, slow.parameters_, rtol=1e-9, atol=1e-12)
+    for moment in ("first_moment", "second_moment"):  # the state goes on across epochs
+        np.testing.assert_allclose(
+            getattr(fast.step_, moment), getattr(slow.step_, moment), rtol=1e-9, atol=1e-15
+        )
+    np.testing.assert_allclose(fast.history_["loss"], slow.history_["loss"], rtol=1e-9)
+    assert fast.history_["step_size"] == slow.history_["step_size"] == [0.01] * 3 * len(X)
+
+
 def standardised_digits(rows=300):
     X = relustep.datasets.load("digits").X_train[:rows]
     return (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-8)
@@ -606,8 +630,11 @@ def test_local_errors_golovko_sums_and_crossings_match_twins(rng, dtype, masked)
 
 def online_epoch(function, X, W, b, c, units, masked, k, step, diagonal, verify, max_halvings):
     """Run ``function`` (the online kernel or its twin) on copies of ``W, b, c``; return the
-    parameters and the per-step outputs."""
+    parameters, the per-step outputs and Adam's moments (used by the Adam step only, which
+    starts as if after 3 steps, with moments of its own)."""
     W, b, c = W.copy(), b.copy(), c.copy()
+    size = W.size + b.size + c.size
+    moments = [np.full(size, 0.01, W.dtype), np.full(size, 1e-4, W.dtype)]
     n_steps = len(X)
     floats = [np.empty(n_steps) for _ in range(3)]  # losses, step sizes, crossing fractions
     counts = [np.empty(n_steps, dtype=np.int64) for _ in range(4)]  # status, halvings, ...
@@ -630,8 +657,10 @@ def online_epoch(function, X, W, b, c, units, masked, k, step, diagonal, verify,
         counts[0],
         floats[2],
         *counts[1:],
+        *moments,
+        np.array([0.9, 0.999, 1e-8, 3.0]),
     )
-    return W, b, c, *floats, *counts
+    return W, b, c, *floats, *moments, *counts
 
 
 @pytest.mark.nojit
@@ -646,6 +675,8 @@ def online_epoch(function, X, W, b, c, units, masked, k, step, diagonal, verify,
         ("linear", "relu", True, 1, rbm_kernels.STEP_GOLOVKO, False, True),
         ("linear", "relu", False, 2, rbm_kernels.STEP_GOLOVKO, False, True),
         ("sigmoid", "relu", True, 2, rbm_kernels.STEP_GOLOVKO, False, True),
+        ("sigmoid", "relu", True, 1, rbm_kernels.STEP_ADAM, False, False),
+        ("linear", "relu", False, 2, rbm_kernels.STEP_ADAM, False, False),
     ],
 )
 def test_online_epoch_matches_twin(rng, dtype, visible, hidden, masked, k, step, diagonal, verify):
@@ -663,6 +694,8 @@ def test_online_epoch_matches_twin(rng, dtype, visible, hidden, masked, k, step,
         np.testing.assert_allclose(first, second, rtol=tolerance, atol=tolerance)
     assert results[0][0].dtype == dtype
     assert not np.array_equal(results[0][0], W0)
+    first_moment = results[0][6]
+    assert (first_moment != 0.01).any() == (step == rbm_kernels.STEP_ADAM)
     halvings, failed, forward_passes = results[0][-3:]
     np.testing.assert_array_equal(forward_passes, 1 + verify * (1 + halvings - failed))
     if verify and visible == "linear":

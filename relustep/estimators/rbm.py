@@ -216,7 +216,7 @@ class RBM(UnsupervisedEstimator):
             def fused(stepper: Stepper, order: np.ndarray) -> float:
                 stepper.keep_point()
                 started = time.perf_counter()
-                result = fused_epoch(network, stepper.theta, X, order, form)
+                result = fused_epoch(network, stepper.theta, X, order, self.step_.fused_form())
                 n_steps = len(order)
                 seconds = (time.perf_counter() - started) / n_steps  # the kernel's, shared
                 self.step_.count_steps(n_steps)

@@ -36,11 +36,11 @@ import math
 import numpy as np
 
 from relustep.kernels._jit import jit
-from relustep.kernels.steps import STEP_TAKEN, frozen_step
+from relustep.kernels.steps import STEP_TAKEN, adam_direction, adam_direction_numpy, frozen_step
 
 LINEAR, RELU, SIGMOID, NRELU, BINARY = 0, 1, 2, 3, 4
 UNIT_CODES = {"linear": LINEAR, "relu": RELU, "sigmoid": SIGMOID, "nrelu": NRELU, "binary": BINARY}
-STEP_CONSTANT, STEP_GOLOVKO = 0, 1
+STEP_CONSTANT, STEP_GOLOVKO, STEP_ADAM = 0, 1, 2
 
 
 def _sigmoid_numpy(pre: np.ndarray) -> np.ndarray:
@@ -230,6 +230,9 @@ def online_epoch_numpy(
     halvings,
     failed,
     forward_passes,
+    first_moment,
+    second_moment,
+    adam,
 ) -> None:
     r"""One epoch of CD-k with a batch of one sample, the deterministic chain, in sample ``order``.
 
@@ -257,11 +260,20 @@ def online_epoch_numpy(
     until the sample's :math:`E` there does not exceed :math:`E` at the starting point; after
     ``max_halvings`` halvings without success no step is taken.
 
+    With ``step_kind == STEP_ADAM`` the move is Adam's instead (see
+    :func:`relustep.kernels.steps.adam_direction_numpy`): the update :math:`(\Delta W, \Delta b,
+    \Delta c)`, laid out as the parameters (``W`` row by row, then ``b``, then ``c``), is the
+    gradient :math:`g` that updates the moments ``first_moment`` and ``second_moment`` in place,
+    and the parameters move by ``lr`` times Adam's direction. ``adam`` holds
+    :math:`(\beta_1, \beta_2, \epsilon, t_0)`, :math:`t_0` the steps the rule took before this
+    epoch; for the other steps the moments may be empty.
+
     Per step it writes the loss :math:`E` at the starting point, the step taken, the status, the
     fraction of ReLU units that cross zero inside the step :math:`\alpha^*`, the halvings, 1 in
     ``failed`` when the verification gave up, and the forward passes (chains) the step ran.
     """
     n, m = W.shape
+    direction = np.empty_like(first_moment)
     for t, row in enumerate(order):
         xs, ys, pre_h, pre_v = _chain_numpy(X[row], W, b, c, k, visible_kind, hidden_kind)
         gamma = ys[1:] - ys[:-1]
@@ -273,6 +285,7 @@ def online_epoch_numpy(
         losses[t] = _energy_numpy(xs, ys)
         alpha, status, crossed, counted = lr, 0, 0, 0
         halvings[t], failed[t], forward_passes[t] = 0, 0, 1
+        update = [xs[1:].T @ d_h + d_v.T @ ys[:-1], d_h.sum(axis=0), d_v.sum(axis=0)]
         if step_kind == STEP_GOLOVKO:
             gram_x = xs[1:] @ xs[1:].T + 1.0
             gram_y = ys[:-1] @ ys[:-1].T + 1.0
@@ -289,18 +302,13 @@ def online_epoch_numpy(
                 crossed += zero_crossings_numpy(pre_v[1:], moves_v, alpha)
                 counted += k * n
             if verify and status == STEP_TAKEN:
-                update = xs[1:].T @ d_h + d_v.T @ ys[:-1]
                 for _ in range(max_halvings):
                     forward_passes[t] += 1
-                    trial = _chain_numpy(
-                        X[row],
-                        W - alpha * update,
-                        b - alpha * d_h.sum(axis=0),
-                        c - alpha * d_v.sum(axis=0),
-                        k,
-                        visible_kind,
-                        hidden_kind,
-                    )
+                    moved = [
+                        parameter - alpha * move
+                        for parameter, move in zip((W, b, c), update, strict=True)
+                    ]
+                    trial = _chain_numpy(X[row], *moved, k, visible_kind, hidden_kind)
                     if _energy_numpy(trial[0], trial[1]) <= losses[t]:
                         break
                     alpha *= 0.5
@@ -309,10 +317,18 @@ def online_epoch_numpy(
                     alpha, failed[t] = 0.0, 1
         step_sizes[t], statuses[t] = alpha, status
         crossings[t] = crossed / counted if counted else 0.0
+        if step_kind == STEP_ADAM:
+            gradient = np.concatenate([part.ravel() for part in update])
+            beta1, beta2, epsilon, steps_before = adam
+            step_number = int(steps_before) + t + 1
+            adam_direction_numpy(
+                gradient, first_moment, second_moment, beta1, beta2, epsilon, step_number, direction
+            )
+            update = np.split(direction, [n * m, n * m + m])
+            update[0] = update[0].reshape(n, m)
         if alpha != 0.0:
-            W -= alpha * (xs[1:].T @ d_h + d_v.T @ ys[:-1])
-            b -= alpha * d_h.sum(axis=0)
-            c -= alpha * d_v.sum(axis=0)
+            for parameter, move in zip((W, b, c), update, strict=True):
+                parameter -= alpha * move
 
 
 def _chain_numpy(x0, W, b, c, k, visible_kind, hidden_kind):
@@ -458,6 +474,24 @@ def _energy_after_step(alpha, W, b, c, factors, hidden_sums, kinds, work_x, work
 
 
 @jit
+def _update_into(xs, ys, d_h, d_v, out):
+    r"""The online step's update :math:`(\Delta W, \Delta b, \Delta c)` of one sample (see
+    :func:`online_epoch_numpy`), written into the flat ``out`` laid out as the parameters:
+    ``W`` row by row, then ``b``, then ``c``."""
+    n, m = xs.shape[1], ys.shape[1]
+    out[:] = 0.0
+    for p in range(1, xs.shape[0]):
+        for i in range(n):
+            row = out[i * m : (i + 1) * m]
+            for j in range(m):
+                row[j] += xs[p, i] * d_h[p, j] + d_v[p, i] * ys[p - 1, j]
+        for j in range(m):
+            out[n * m + j] += d_h[p, j]
+        for i in range(n):
+            out[n * m + m + i] += d_v[p, i]
+
+
+@jit
 def online_epoch(
     X,
     order,
@@ -480,9 +514,14 @@ def online_epoch(
     halvings,
     failed,
     forward_passes,
+    first_moment,
+    second_moment,
+    adam,
 ):
     n, m = W.shape
     dtype = W.dtype
+    gradient = np.empty_like(first_moment)  # Adam's only, laid out as the parameters
+    direction = np.empty_like(first_moment)
     xs = np.empty((k + 1, n), dtype)
     ys = np.empty((k + 1, m), dtype)
     pre_h = np.empty((k + 1, m), dtype)
@@ -583,7 +622,28 @@ def online_epoch(
         step_sizes[t] = alpha
         statuses[t] = status
         crossings[t] = crossed / counted if counted > 0 else 0.0
-        if alpha != 0.0:
+        if step_kind == STEP_ADAM:
+            _update_into(xs, ys, d_h, d_v, gradient)
+            adam_direction(
+                gradient,
+                first_moment,
+                second_moment,
+                adam[0],
+                adam[1],
+                adam[2],
+                int(adam[3]) + t + 1,
+                direction,
+            )
+            step[0] = alpha
+            moves = direction[: n * m].reshape((n, m))
+            for i in range(n):
+                for j in range(m):
+                    W[i, j] -= step[0] * moves[i, j]
+            for j in range(m):
+                b[j] -= step[0] * direction[n * m + j]
+            for i in range(n):
+                c[i] -= step[0] * direction[n * m + m + i]
+        elif alpha != 0.0:
             step[0] = alpha  # in the parameters' precision, so that float32 updates vectorise
             for i in range(n):
                 for p in range(1, k + 1):

@@ -157,7 +157,7 @@ class RBMNetwork:
 
     # no "gradient": its direction is a learning rule's, not the gradient of E
     capabilities = frozenset({"frozen_quadratic", "chain_tangent"})
-    fused_forms = ("constant", "frozen_quadratic")  # the steps its online kernel can take
+    fused_forms = ("constant", "frozen_quadratic", "adam")  # the steps its online kernel takes
 
     def __init__(
         self,
@@ -594,7 +594,8 @@ def fused_epoch(
     point), ``step_size``, ``status`` (the analytic step's safeguard, the outcomes of
     :func:`relustep.kernels.steps.frozen_step`), ``crossing_fraction``, ``verify_halvings`` and
     ``verify_failed`` (the analytic step's verification, when its form asks for it) and
-    ``n_forward`` (chains run: 1, plus one per verification).
+    ``n_forward`` (chains run: 1, plus one per verification). An Adam form's moments, flat
+    vectors laid out as ``theta``, are updated in place.
     """
     if not network.fuses(form):
         return None
@@ -605,6 +606,16 @@ def fused_epoch(
     for name in ("status", "verify_halvings", "verify_failed", "n_forward"):
         result[name] = np.empty(n_steps, dtype=np.int64)
     analytic = kind == "frozen_quadratic"
+    if kind == "adam":
+        moments = settings["first_moment"], settings["second_moment"]
+        adam = [settings[name] for name in ("beta1", "beta2", "epsilon", "steps_before")]
+    else:
+        moments, adam = (np.empty(0, theta.dtype), np.empty(0, theta.dtype)), [0.0] * 4
+    step_kinds = {
+        "constant": rbm_kernels.STEP_CONSTANT,
+        "frozen_quadratic": rbm_kernels.STEP_GOLOVKO,
+        "adam": rbm_kernels.STEP_ADAM,
+    }
     kernels.get("rbm_online_epoch", network.backend)(
         X,
         order.astype(np.int64),
@@ -615,7 +626,7 @@ def fused_epoch(
         network._hidden_code,
         network.rule == "cse",
         network.k,
-        rbm_kernels.STEP_GOLOVKO if analytic else rbm_kernels.STEP_CONSTANT,
+        step_kinds[kind],
         0.0 if analytic else settings["lr"],
         analytic and settings["form"] == "diagonal",
         analytic and settings.get("verify", False),
@@ -627,5 +638,7 @@ def fused_epoch(
         result["verify_halvings"],
         result["verify_failed"],
         result["n_forward"],
+        *moments,
+        np.asarray(adam, dtype=np.float64),
     )
     return result

@@ -29,7 +29,8 @@ class Adam(StepRule):
     Notes
     -----
     The moments start at zero and ``t`` counts steps from 1. The update is one fused pass over
-    the parameter vector (:func:`relustep.kernels.steps.adam_direction`).
+    the parameter vector (:func:`relustep.kernels.steps.adam_direction`); a model whose kernel
+    runs a whole epoch at once (the RBM's online epoch) takes the same update inside it.
 
     References
     ----------
@@ -63,6 +64,17 @@ class Adam(StepRule):
             self._direction,
         )
         return self._direction
+
+    def fused_form(self) -> tuple[str, dict]:
+        return (
+            "adam",
+            {
+                **self._settings(),
+                "first_moment": self.first_moment,
+                "second_moment": self.second_moment,
+                "steps_before": self.n_steps,
+            },
+        )
 
     def size(self, line: Line) -> float:
         return self.lr

@@ -139,8 +139,11 @@ class StepRule:
         ``("constant", {"lr": ...})`` is a constant step along the model's direction;
         ``("frozen_quadratic", {"form": ...})`` the minimum of the frozen quadratic
         (:class:`relustep.objective.FrozenQuadratic`) with the safeguards of
-        :class:`~relustep.steps.golovko.Golovko`. A model that has a fused path for the form
-        uses it; otherwise the trainer takes the steps one by one.
+        :class:`~relustep.steps.golovko.Golovko`; ``("adam", {...})`` Adam's step, with the
+        rule's moment vectors (updated in place by the kernel) and the steps taken so far. A
+        model that has a fused path for the form uses it; otherwise the trainer takes the steps
+        one by one. The form is asked for again before each fused epoch, so it may carry the
+        rule's current state.
         """
         return None
 
