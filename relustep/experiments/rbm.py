@@ -401,7 +401,7 @@ class RBMSection(Section):
             f"last tenth of steps brings less than {FLAT_SHARE:.0%} of its fall from the first "
             f"tenth (mean batch E over each tenth): so in {flat} of {len(shares)} configurations "
             "and seeds. The last tenth: " + "; ".join(parts) + ". It is still falling slowly, "
-            "so the verdicts below are also judged at half the steps."
+            "so the claims are judged again at half the steps, below."
         )
 
     def judged_at_half(self, rows: list[dict]) -> str:
