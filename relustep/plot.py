@@ -34,7 +34,8 @@ X_AXES = {
 LOSSES = ("train_loss", "val_loss")
 MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")  # one per curve, so that curves
 # lying on top of each other stay visible
-SMOOTHING = 0.02  # the step-size trace's running median spans this fraction of the steps
+SMOOTHING = 0.02  # a per-step trace's running median spans this fraction of the steps
+PER_STEP_LABELS = {"loss": "batch loss before the step", "step_size": "step size"}
 
 
 def epoch_positions(history: History, x: str = "epochs") -> np.ndarray:
@@ -142,19 +143,40 @@ def plot_step_sizes(histories: dict[str, History], ax=None):
     points the spread. Steps of size zero (a step the rule refused) cannot be drawn on a log
     axis and are left out.
     """
+    return plot_per_step(histories, "step_size", ax=ax)
+
+
+def plot_per_step(histories: dict[str, History], column: str = "loss", ax=None):
+    """Draw one per-step column of each run's history (``"loss"``, the batch's loss before each
+    step, or ``"step_size"``) on a log axis, as :func:`plot_step_sizes` draws the step sizes:
+    faint points and their running median; values that are not positive are left out.
+
+    Parameters
+    ----------
+    histories : dict of str to History
+        The runs to compare, by label.
+    column : str
+        The per-step column drawn.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure by default.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
     ax = _axes(ax)
     for index, (label, history) in enumerate(histories.items()):
-        sizes = np.asarray(history["step_size"], dtype=float)
-        steps = np.arange(1, len(sizes) + 1)
-        shown = np.isfinite(sizes) & (sizes > 0)
+        values = np.asarray(history[column], dtype=float)
+        steps = np.arange(1, len(values) + 1)
+        shown = np.isfinite(values) & (values > 0)
         if not shown.any():
             continue
         (points,) = ax.plot(
-            steps[shown], sizes[shown], linestyle="none", marker=".", markersize=2, alpha=0.25
+            steps[shown], values[shown], linestyle="none", marker=".", markersize=2, alpha=0.25
         )
         ax.plot(
             steps[shown],
-            running_median(sizes[shown], max(1, int(SMOOTHING * shown.sum()))),
+            running_median(values[shown], max(1, int(SMOOTHING * shown.sum()))),
             color=points.get_color(),
             marker=MARKERS[index % len(MARKERS)],
             markevery=max(1, shown.sum() // 8),
@@ -162,7 +184,7 @@ def plot_step_sizes(histories: dict[str, History], ax=None):
             label=label,
         )
     ax.set_xlabel("step")
-    ax.set_ylabel("step size")
+    ax.set_ylabel(PER_STEP_LABELS.get(column, column.replace("_", " ")))
     _finish(ax, logy=True)
     return ax.figure
 

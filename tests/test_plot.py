@@ -9,6 +9,7 @@ from relustep.plot import (
     filter_mosaic,
     new_figure,
     plot_losses,
+    plot_per_step,
     plot_step_sizes,
     running_median,
     save_figure,
@@ -83,6 +84,14 @@ def test_step_sizes_one_point_per_step_and_a_running_median():
     assert lines[2].get_linestyle() == "None" and lines[2].get_color() == lines[3].get_color()
     assert [text.get_text() for text in axes.get_legend().get_texts()] == ["a", "b"]
     assert axes.get_yscale() == "log"
+
+
+def test_per_step_losses_are_drawn_like_the_step_sizes():
+    history = make_history(n_epochs=2)
+    axes = plot_per_step({"run": history}, "loss").axes[0]
+    points, median = axes.get_lines()
+    np.testing.assert_allclose(points.get_ydata(), history["loss"])
+    assert median.get_label() == "run" and axes.get_ylabel() == "batch loss before the step"
 
 
 def test_running_median_spans_the_window_before_each_value():

@@ -239,6 +239,18 @@ def test_online_kernel_equals_the_generic_loop():
     assert len(fast.history_) == len(X)
 
 
+@pytest.mark.parametrize("batch_size", [1, 5])
+def test_epoch_loss_batches_is_the_mean_batch_e_and_changes_no_step(batch_size):
+    X = data(20)
+    settings = {"batch_size": batch_size, "epochs": 2, "step": "constant", "random_state": 0}
+    batches = RBM(4, epoch_loss="batches", **settings).fit(X)
+    full = RBM(4, **settings).fit(X)
+    np.testing.assert_array_equal(batches.parameters_, full.parameters_)
+    per_epoch = np.reshape(batches.history_["loss"], (2, -1)).mean(axis=1)
+    np.testing.assert_allclose(batches.history_["epochs"]["train_loss"], per_epoch, rtol=1e-14)
+    assert full.history_["epochs"]["train_loss"][-1] == pytest.approx(full.cse(X), rel=1e-12)
+
+
 class UnfusedAdam(steps.Adam):
     """Adam without a fused form: the loop takes its online steps one by one."""
 
@@ -512,6 +524,7 @@ BAD_SETTINGS = [
     ({"backend": "cuda"}, ValueError, "backend"),
     ({"random_state": -1}, ValueError, "random_state"),
     ({"verbose": "yes"}, TypeError, "verbose"),
+    ({"epoch_loss": "none"}, ValueError, "epoch_loss"),
 ]
 
 

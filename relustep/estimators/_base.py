@@ -161,8 +161,14 @@ class UnsupervisedEstimator(TransformerMixin, TrainedEstimator):
         self._initialise(X.shape[1])
         self._before_epochs(X)
         batch_size = min(check_int(self.batch_size, "batch_size"), len(X))
-        self._run(self._task(X, validation, batch_size), check_int(self.epochs, "epochs", low=0))
+        epochs = check_int(self.epochs, "epochs", low=0)
+        self._run(self._task(X, validation, batch_size), epochs, **self._epoch_options())
         return self
+
+    def _epoch_options(self) -> dict:
+        """Options of :func:`relustep.train.run_epochs` that the estimator's settings choose
+        (the RBM's ``epoch_loss``); none by default."""
+        return {}
 
     def _before_epochs(self, X: np.ndarray) -> None:
         """What a fit does between initialising and the epochs (a deep autoencoder pretrains)."""

@@ -69,6 +69,12 @@ class RBM(UnsupervisedEstimator):
         bit-identical runs.
     verbose : bool, default False
         A progress bar on runs longer than two seconds.
+    epoch_loss : {"full", "batches"}, default "full"
+        The training :math:`E` recorded after each epoch of ``fit`` in
+        ``history_["epochs"]["train_loss"]``: ``"full"`` runs the noise-free chain of every
+        training row at the epoch's final parameters (three matrix products per row, more than
+        the epoch's own steps cost at small batches); ``"batches"`` averages the :math:`E` of
+        the epoch's batches before each step (free, but each at a different point).
 
     Attributes
     ----------
@@ -141,17 +147,22 @@ class RBM(UnsupervisedEstimator):
         backend: str = "numba",
         random_state=None,
         verbose: bool = False,
+        epoch_loss: str = "full",
     ):
         self._store_settings(locals())
 
     def _check_settings(self) -> None:
         super()._check_settings()
+        check_choice(self.epoch_loss, "epoch_loss", ("full", "batches"))
         check_choice(self.visible, "visible", VISIBLE_UNITS)
         check_choice(self.hidden, "hidden", HIDDEN_UNITS)
         check_int(self.k, "k")
         check_choice(self.rule, "rule", LEARNING_RULES)
         if check_bool(self.persistent, "persistent") and self.rule != "cd":
             raise ValueError(f"persistent=True needs rule='cd', got rule={self.rule!r}")
+
+    def _epoch_options(self) -> dict:
+        return {"epoch_loss": self.epoch_loss}
 
     def _step_rule(self) -> StepRule:
         if self.step is None:

@@ -208,9 +208,10 @@ class RBMSection(Section):
                 batch_size=batch_size,
                 epochs=epochs,
                 random_state=seed,
+                epoch_loss="batches",  # E on every row is measured once, at the end
             )
             try:
-                model.fit(X, validation_data=X_validation)
+                model.fit(X)
                 diverged = False
             except DivergenceError:
                 diverged = True
@@ -491,7 +492,7 @@ class RBMSection(Section):
         from relustep.plot import (
             filter_mosaic,
             new_figure,
-            plot_losses,
+            plot_per_step,
             plot_step_sizes,
             save_figure,
         )
@@ -505,12 +506,12 @@ class RBMSection(Section):
                 if row["seed"] == first_seed and row["history"] is not None
             }
             figure, (loss_axes, step_axes) = new_figure(2)
-            plot_losses(histories, which="train_loss", ax=loss_axes)
+            plot_per_step(histories, "loss", ax=loss_axes)
             trivial = self.trivial_cse(rows, visible, regime).get(first_seed)
             if trivial is not None:
                 loss_axes.axhline(trivial, color="0.4", linestyle="--", label=TRIVIAL)
                 loss_axes.legend(fontsize="small")
-            loss_axes.set_ylabel("train E per row")
+            loss_axes.set_ylabel("batch E per row before each step")
             plot_step_sizes(histories, ax=step_axes)
             figure.suptitle(f"{visible} visible, {regime}")
             name = f"figures/rbm-{visible}-{regime}.png"
