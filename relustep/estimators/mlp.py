@@ -30,6 +30,7 @@ SOLVERS = ("gradient", "analytic")
 ANALYTIC_DEFAULTS = {  # the settings of solver="analytic"; left at these with solver="gradient"
     "hidden_step": "joint",
     "safeguard": True,
+    "safeguard_window": analytic.DEFAULT_SAFEGUARD_WINDOW,
     "tol": 1e-6,
     "warm_start_epochs": 0,
     "max_memory": analytic.DEFAULT_MAX_MEMORY,
@@ -79,8 +80,12 @@ _SHARED_PARAMETERS = """
         ``solver="analytic"`` only: solve the hidden layer as one system of size ``h (d + 1)``,
         or unit by unit.
     safeguard : bool, default True
-        ``solver="analytic"`` only: backtrack so that the training loss never increases;
-        ``False`` is plain alternation.
+        ``solver="analytic"`` only: backtrack so that no iteration leaves the training loss
+        above the largest of the last ``safeguard_window`` accepted losses; ``False`` is plain
+        alternation. The iterate with the lowest training loss is kept either way.
+    safeguard_window : int, default 5
+        ``solver="analytic"`` only: the safeguard's window :math:`M` (1: the training loss
+        falls at every iteration; see :mod:`relustep.solvers.analytic`).
     tol : float, default 1e-6
         ``solver="analytic"`` only: stop after an iteration that lowers the training loss by at
         most this fraction.
@@ -142,6 +147,7 @@ class _DenseNetworkEstimator(TrainedEstimator):
         record_optimality: bool | int = False,
         hidden_step: str = "joint",
         safeguard: bool = True,
+        safeguard_window: int = analytic.DEFAULT_SAFEGUARD_WINDOW,
         tol: float = 1e-6,
         warm_start_epochs: int = 0,
         max_memory: int = analytic.DEFAULT_MAX_MEMORY,
@@ -172,6 +178,7 @@ class _DenseNetworkEstimator(TrainedEstimator):
     def _check_solver_settings(self) -> None:
         check_choice(self.hidden_step, "hidden_step", analytic.HIDDEN_STEPS)
         check_bool(self.safeguard, "safeguard")
+        check_int(self.safeguard_window, "safeguard_window")
         check_float(self.tol, "tol", low=0.0)
         check_int(self.warm_start_epochs, "warm_start_epochs", low=0)
         check_int(self.max_memory, "max_memory")
@@ -256,6 +263,7 @@ class _DenseNetworkEstimator(TrainedEstimator):
             tol=self.tol,
             hidden_step=self.hidden_step,
             safeguard=self.safeguard,
+            safeguard_window=self.safeguard_window,
             max_memory=self.max_memory,
             rng=self._rng,
             validation=validation,

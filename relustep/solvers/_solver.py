@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,11 +22,15 @@ from relustep import kernels
 from relustep._validation import check_array, check_float, check_same_length
 from relustep.train import evaluate_loss
 
-ITERATION_COLUMNS = ("pattern_changes", "halvings", "dead_units", "singular_systems")
+COUNTED_COLUMNS = ("pattern_changes", "halvings", "dead_units", "singular_systems")
+ITERATION_COLUMNS = ("best_loss", "reference_loss", *COUNTED_COLUMNS)
 """Per-iteration columns the solver adds to ``history["epochs"]`` (``nan`` on gradient epochs):
-entries of the activation pattern that changed during the iteration, halvings of the hidden step
-by the safeguard, dead units (the most found by one output stage; re-initialised by default),
-and linear systems that needed more damping or a least-squares fallback."""
+the lowest training loss so far (the iterate that would be kept), the reference loss that the
+safeguard held the iteration to (the largest of the last ``safeguard_window`` accepted losses;
+``nan`` without the safeguard), entries of the activation pattern that changed during the
+iteration, halvings of the hidden step by the safeguard, dead units (the most found by one
+output stage; re-initialised by default), and linear systems that needed more damping or a
+least-squares fallback."""
 
 _DAMPING_RETRIES = (1e-6, 1e-3, 1.0)
 
@@ -69,8 +74,9 @@ class Iterations:
     """The solver's task for the one training loop (:func:`relustep.train.run_epochs`): an epoch
     is one iteration (a hidden stage and an output stage on all rows), recorded as one step.
 
-    It keeps the best iterate; :meth:`finish` puts it in ``theta``. Stops when an iteration lowers
-    the training loss by at most ``tol`` times its value (and does not raise it).
+    It keeps the best iterate (under the non-monotone safeguard as without it, the last iterate
+    need not be the best); :meth:`finish` puts it in ``theta``. Stops when an iteration lowers the
+    training loss by at most ``tol`` times its value (and does not raise it).
     """
 
     def __init__(self, solver, network, theta, hidden_step: str, tol: float, validation):
@@ -90,6 +96,7 @@ class Iterations:
         loss_start = solver.loss
         if self.iteration == 1:
             solver.run_stage(solver.output_stage)
+        solver.accept_iterate()
         step_size = solver.run_stage(self.hidden_stage)
         solver.run_stage(solver.output_stage)
         loss_end = solver.loss
@@ -126,7 +133,9 @@ class Iterations:
         return evaluate_loss(self.network, theta, *self.validation)
 
     def epoch_columns(self) -> dict:
-        return {key: self.counts[key] for key in ITERATION_COLUMNS}
+        reference = self.solver.reference_loss if self.solver.safeguard else math.nan
+        counted = {key: self.counts[key] for key in COUNTED_COLUMNS}
+        return {"best_loss": self.best_loss, "reference_loss": reference, **counted}
 
     def finish(self) -> SolveSummary:
         """Put the best iterate in ``theta``; summarise the run."""
@@ -158,6 +167,7 @@ class _Solver:
         backend: str = "numba",
         damping: float = 0.0,
         safeguard: bool = True,
+        safeguard_window: int = 1,
         max_halvings: int = 30,
         rng: np.random.Generator | None = None,
     ):
@@ -166,6 +176,7 @@ class _Solver:
         self.parameters = [self.W1, self.b1, self.W2, self.b2]
         self.slope, self.l2 = float(negative_slope), float(l2)
         self.damping, self.safeguard, self.max_halvings = damping, safeguard, max_halvings
+        self.accepted_losses = deque(maxlen=safeguard_window)  # the safeguard's window
         self.rng = rng
         self._square_loss = kernels.get("square_loss", backend)
         self._pattern_sums = kernels.get("pattern_sums", backend)
@@ -180,10 +191,20 @@ class _Solver:
         self.start()
 
     def start(self) -> None:
-        """Evaluate the network at the current weights; start counting."""
-        self.counts = dict.fromkeys(("n_forward", "n_backward", *ITERATION_COLUMNS), 0)
+        """Evaluate the network at the current weights; start counting; empty the window."""
+        self.counts = dict.fromkeys(("n_forward", "n_backward", *COUNTED_COLUMNS), 0)
         self.evaluate(self.current)
         self.pattern_at_start = self.current.hidden > 0
+        self.accepted_losses.clear()
+        self.reference_loss = self.current.loss  # what the stages may not exceed
+        self.output_layer_solved = False  # True when W2, b2 are optimal for the hidden values
+
+    def accept_iterate(self) -> None:
+        """Put the current loss (an iterate, its output layer solved) in the safeguard's window,
+        dropping the oldest beyond ``safeguard_window``; until the next call, every stage must
+        leave a loss at most the largest of the window's, the reference :math:`R_k`."""
+        self.accepted_losses.append(self.current.loss)
+        self.reference_loss = max(self.accepted_losses)
 
     @property
     def loss(self) -> float:
@@ -200,12 +221,11 @@ class _Solver:
         return counts
 
     def run_stage(self, stage):
-        """Run ``stage``; under the safeguard, undo it if the loss rose (by rounding, since each
-        stage checks its own trial points)."""
+        """Run ``stage``; under the safeguard, undo it if it left a loss above the reference
+        (possible only by rounding, since each stage checks its own trial points)."""
         saved = [array.copy() for array in self.parameters]
-        loss_before = self.current.loss
         result = stage()
-        if self.safeguard and not self.current.loss <= loss_before:
+        if self.safeguard and not self.current.loss <= self.reference_loss:
             for array, old in zip(self.parameters, saved, strict=True):
                 np.copyto(array, old)
             self.evaluate(self.current)
@@ -223,6 +243,11 @@ class _Solver:
             self.X, self.W1, self.b1, self.W2, self.b2, self.slope, values.hidden, values.output
         )
         self.counts["n_forward"] += 1
+        return self.score(values)
+
+    def score(self, values: _Values) -> float:
+        """The loss of ``values.output`` at the current weights (its gradient with respect to
+        the output into ``values.output_gradient``)."""
         data_loss = self._square_loss(values.output, self.y, values.output_gradient)
         values.loss = float(data_loss) + self.ridge()
         return values.loss
@@ -241,22 +266,32 @@ class _Solver:
 
     # -- output step ----------------------------------------------------------------------------
     def output_stage(self) -> None:
-        """Re-initialise dead units, then solve the output layer (global minimum)."""
+        """Re-initialise dead units, then solve the output layer (global minimum), unless the
+        hidden stage already solved it for these hidden activations."""
         hidden = self.current.hidden
+        reinitialised = False
         if self.slope == 0.0:
             dead = np.flatnonzero(~self.live_units())
             self.counts["dead_units"] = max(self.counts["dead_units"], dead.size)
             if dead.size and self.rng is not None:
                 self.reinitialise(dead)
                 self.evaluate(self.trial)
-                hidden = self.trial.hidden
+                hidden, reinitialised = self.trial.hidden, True
+        if self.output_layer_solved and not reinitialised:
+            self.output_layer_solved = False
+            return
+        self.output_layer_solved = False
+        self.solve_output_layer(hidden)
+        self.evaluate(self.trial)
+        self.accept_trial()
+
+    def solve_output_layer(self, hidden: np.ndarray) -> None:
+        """Put into ``W2`` and ``b2`` the output layer that minimises the loss on ``hidden``."""
         W2, b2, singular = _output_weights(hidden, self.y, self.l2)
         self.counts["n_backward"] += 1
         self.counts["singular_systems"] += singular
         np.copyto(self.W2, W2)
         np.copyto(self.b2, b2)
-        self.evaluate(self.trial)
-        self.accept_trial()
 
     def reinitialise(self, dead: np.ndarray) -> None:
         """A new He-uniform direction of the old norm, a bias that makes the unit active on half
@@ -344,35 +379,50 @@ class _Solver:
         return None
 
     def joint_stage(self) -> float:
-        """The hidden step as one system, backtracked; return the fraction :math:`\\eta` kept."""
+        """The hidden step as one system, backtracked until its loss is at most the reference;
+        return the fraction :math:`\\eta` kept."""
         units = self.units_in_hidden_system()
         increment = self.hidden_increment(units)
         if increment is None:
             return 0.0
         old_W1, old_b1 = self.W1[:, units].copy(), self.b1[units].copy()
-        loss_before = self.current.loss
+        old_W2, old_b2 = self.W2.copy(), self.b2.copy()
         eta = 1.0
         for _ in range(self.max_halvings + 1):
             self.W1[:, units] = old_W1 + eta * increment[:, :-1].T
             self.b1[units] = old_b1 + eta * increment[:, -1]
-            trial_loss = self.evaluate(self.trial)
-            if not self.safeguard or trial_loss <= loss_before:
+            self.evaluate(self.trial)
+            if not self.safeguard:
                 self.accept_trial()
+                return eta
+            if self.score_with_output_solved(self.trial) <= self.reference_loss:
+                self.accept_trial()
+                self.output_layer_solved = True
                 return eta
             self.counts["halvings"] += 1
             eta *= 0.5
         self.W1[:, units], self.b1[units] = old_W1, old_b1
+        np.copyto(self.W2, old_W2)
+        np.copyto(self.b2, old_b2)
         return 0.0
 
+    def score_with_output_solved(self, values: _Values) -> float:
+        """Solve the output layer for the hidden activations in ``values`` (into ``W2``,
+        ``b2``), recompute the output, and return the loss there: :math:`\\varphi(U)`."""
+        self.solve_output_layer(values.hidden)
+        np.matmul(values.hidden, self.W2, out=values.output)
+        values.output += self.b2
+        return self.score(values)
+
     def per_neuron_stage(self) -> float:
-        """The hidden step unit by unit, each backtracked; return the mean :math:`\\eta` kept."""
+        """The hidden step unit by unit, each backtracked until the loss is at most the
+        reference; return the mean :math:`\\eta` kept."""
         n, d = self.X.shape
         augmented = self.augmented
         hidden, output = self.current.hidden, self.current.output
         residual = self.y - output
         ridge_weights = np.zeros(d + 1, dtype=self.X.dtype)
         ridge_weights[:d] = n * self.l2
-        loss = self.current.loss
         kept = []
         for unit in self.units_in_hidden_system():
             out_weights = self.W2[unit]
@@ -395,10 +445,10 @@ class _Solver:
                 ridge_change = 0.5 * self.l2 * float(weights[:d] @ weights[:d] - old[:d] @ old[:d])
                 trial_loss = 0.5 * float(np.vdot(trial_residual, trial_residual)) / n
                 trial_loss += self.ridge() + ridge_change
-                if not self.safeguard or trial_loss <= loss:
+                if not self.safeguard or trial_loss <= self.reference_loss:
                     self.W1[:, unit], self.b1[unit] = weights[:d], weights[d]
                     hidden[:, unit] = column
-                    residual, loss = trial_residual, trial_loss
+                    residual = trial_residual
                     kept.append(eta)
                     break
                 self.counts["halvings"] += 1

@@ -158,6 +158,8 @@ from relustep.train import Stepper, run_epochs, train
 
 HIDDEN_STEPS = ("joint", "per_neuron")
 DEFAULT_MAX_MEMORY = 2**30
+DEFAULT_SAFEGUARD_WINDOW = 5
+"""The safeguard's default window :math:`M` (see the module's Notes for why 5)."""
 
 
 @dataclass
@@ -368,6 +370,7 @@ def solve(
     tol: float = 1e-6,
     hidden_step: str = "joint",
     safeguard: bool = True,
+    safeguard_window: int = DEFAULT_SAFEGUARD_WINDOW,
     reinitialize_dead: bool = True,
     max_halvings: int = 30,
     damping: float = 1e-4,
@@ -399,8 +402,13 @@ def solve(
     hidden_step : {"joint", "per_neuron"}
         One :math:`hp \times hp` system, or :math:`h` systems of :math:`p \times p` in turn.
     safeguard : bool
-        Backtrack the hidden step and undo any stage that raised the loss (the default); with
-        ``False``, plain alternation.
+        Backtrack the hidden step until the loss is at most the largest of the last
+        ``safeguard_window`` accepted losses, and undo any stage that left it above (the
+        default); with ``False``, plain alternation.
+    safeguard_window : int
+        The number :math:`M \ge 1` of accepted losses, the current one included, whose largest
+        bounds each iteration under the safeguard (see the module's Notes); 1 makes the training
+        loss fall at every iteration.
     reinitialize_dead : bool
         Give dead units a new direction (see the module's Notes); else leave them out.
     max_halvings : int
@@ -459,6 +467,7 @@ def solve(
     tol = check_float(tol, "tol", low=0.0)
     hidden_step = check_choice(hidden_step, "hidden_step", HIDDEN_STEPS)
     safeguard = _check_bool(safeguard, "safeguard")
+    safeguard_window = check_int(safeguard_window, "safeguard_window")
     reinitialize_dead = _check_bool(reinitialize_dead, "reinitialize_dead")
     max_halvings = check_int(max_halvings, "max_halvings", low=0)
     damping = check_float(damping, "damping", low=0.0)
@@ -478,6 +487,7 @@ def solve(
         backend=backend,
         damping=damping,
         safeguard=safeguard,
+        safeguard_window=safeguard_window,
         max_halvings=max_halvings,
         rng=rng if reinitialize_dead else None,
     )
@@ -506,6 +516,7 @@ def fit_two_layer(
     l2: float = 0.0,
     hidden_step: str = "joint",
     safeguard: bool = True,
+    safeguard_window: int = DEFAULT_SAFEGUARD_WINDOW,
     max_iter: int = 100,
     tol: float = 1e-6,
     init=None,
@@ -545,7 +556,8 @@ def fit_two_layer(
     hidden_step : {"joint", "per_neuron"}
         The hidden layer as one :math:`hp \times hp` system, or unit by unit.
     safeguard : bool
-        Backtracking so that the loss never increases (default); ``False`` is plain alternation.
+        Backtracking so that no iteration leaves the loss above the largest of the last
+        ``safeguard_window`` accepted losses (default); ``False`` is plain alternation.
     max_iter : int
         Largest number of iterations.
     tol : float
@@ -560,6 +572,8 @@ def fit_two_layer(
         The gradient method of the warm start.
     batch_size : int
         Rows per mini-batch of the warm start.
+    safeguard_window : int
+        The safeguard's window :math:`M` (see :func:`solve`).
     reinitialize_dead, max_halvings, damping, max_memory, backend, blas_threads, verbose
         See :func:`solve`.
     validation_data : pair (X_val, y_val), optional
@@ -647,6 +661,7 @@ def fit_two_layer(
         tol=tol,
         hidden_step=hidden_step,
         safeguard=safeguard,
+        safeguard_window=safeguard_window,
         reinitialize_dead=reinitialize_dead,
         max_halvings=max_halvings,
         damping=damping,
