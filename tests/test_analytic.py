@@ -14,6 +14,7 @@ from relustep.gradcheck import numerical_gradient
 from relustep.history import History
 from relustep.models.dense import DenseReLUNetwork
 from relustep.solvers import analytic
+from relustep.solvers._solver import COUNTED_COLUMNS as ITERATION_COUNTS
 from relustep.solvers._solver import forward_pass
 from relustep.solvers.analytic import fit_two_layer, hidden_step, hidden_system, output_step
 
@@ -178,13 +179,19 @@ def test_a_point_both_steps_leave_unchanged_has_zero_gradient(slope, q, seed):
     assert np.linalg.norm(analytic_gradient) < 1e-6
 
 
+def window_maxima(losses, window):
+    """The largest of the last ``window`` entries of ``losses`` before each position, from
+    position ``window`` on: the safeguard's reference, computed from the history alone."""
+    return np.array([max(losses[k - window : k]) for k in range(window, len(losses))])
+
+
 @pytest.mark.parametrize("hidden_step_name", analytic.HIDDEN_STEPS)
 @pytest.mark.parametrize("q", OUTPUTS)
 @pytest.mark.parametrize("slope", [0.0, 0.1])
-def test_the_safeguard_never_lets_the_loss_increase(slope, q, hidden_step_name):
+def test_the_safeguard_holds_each_iteration_to_its_window(slope, q, hidden_step_name):
     data = teacher_network(150, 3, 6, n_outputs=q, noise=0.1, slope=slope, random_state=0)
-    losses = {}
-    for safeguard in (True, False):
+    runs = {}
+    for window in (None, 1, 3, analytic.DEFAULT_SAFEGUARD_WINDOW):
         fit = fit_two_layer(
             data.X_train,
             data.y_train,
@@ -192,17 +199,49 @@ def test_the_safeguard_never_lets_the_loss_increase(slope, q, hidden_step_name):
             negative_slope=slope,
             max_iter=20,
             tol=0.0,
-            safeguard=safeguard,
+            safeguard=window is not None,
+            safeguard_window=window or 1,
             hidden_step=hidden_step_name,
             random_state=0,
         )
-        losses[safeguard] = np.array(fit.history["epochs"]["train_loss"])
-        assert fit.loss == losses[safeguard].min()  # the best iterate is kept
+        epochs = fit.history["epochs"]
+        losses = np.array(epochs["train_loss"])
         initial_loss = fit.history["loss"][0]  # at the start of the first iteration
-    assert np.all(np.diff(losses[True]) <= 0.0)
-    assert losses[True][-1] < 0.1 * initial_loss
-    if hidden_step_name == "joint":  # plain alternation does raise it, so the check means something
-        assert np.any(np.diff(losses[False]) > 0.0)
+        # the best iterate is kept, and best_loss is the lowest loss so far
+        assert fit.loss == min(initial_loss, losses.min()) == epochs["best_loss"][-1]
+        np.testing.assert_array_equal(epochs["best_loss"], np.minimum.accumulate(losses))
+        runs[window] = losses
+        if window is None:
+            assert np.all(np.isnan(epochs["reference_loss"]))
+            continue
+        reference = np.array(epochs["reference_loss"])
+        assert np.all(losses <= reference)  # no accepted loss above the window's largest
+        assert np.all(np.diff(reference) <= 0.0) and reference[0] < initial_loss
+        # from iteration window + 1 on, the window holds recorded losses only
+        np.testing.assert_array_equal(reference[window:], window_maxima(losses, window))
+        assert losses[-1] < 0.1 * initial_loss
+    assert np.all(np.diff(runs[1]) <= 0.0)  # a window of one: the loss never rises
+    if hidden_step_name == "joint":  # a wider window does let it rise, so the check means something
+        assert np.any(np.diff(runs[analytic.DEFAULT_SAFEGUARD_WINDOW]) > 0.0)
+        assert np.any(np.diff(runs[None]) > 0.0)
+
+
+def test_the_safeguard_follows_plain_alternation_through_a_rise():
+    # plain alternation raises the loss at iteration 8, then falls below where it was: the
+    # safeguard's window admits the rise, so the safeguarded run takes the same steps, bit for
+    # bit; a safeguard that refuses every rise ends 20% higher
+    data = teacher_network(150, 3, 6, noise=0.1, random_state=2)
+    settings = {"max_iter": 25, "tol": 0.0, "random_state": 2}
+    plain = fit_two_layer(data.X_train, data.y_train, 8, safeguard=False, **settings)
+    safeguarded = fit_two_layer(data.X_train, data.y_train, 8, **settings)
+    losses = np.array(plain.history["epochs"]["train_loss"])
+    rise = np.flatnonzero(np.diff(losses) > 0.0)[0] + 1
+    assert losses[rise + 1 :].min() < losses[rise - 1]  # it falls below where it rose from
+    np.testing.assert_array_equal(safeguarded.history["epochs"]["train_loss"], losses)
+    np.testing.assert_array_equal(safeguarded.parameters, plain.parameters)
+    assert np.nansum(safeguarded.history["epochs"]["halvings"]) == 0
+    monotone = fit_two_layer(data.X_train, data.y_train, 8, safeguard_window=1, **settings)
+    assert monotone.loss > 1.15 * plain.loss
 
 
 @pytest.mark.parametrize("slope", [0.0, 0.1])
@@ -243,13 +282,14 @@ def test_history_per_iteration_and_bit_identical_runs():
     np.testing.assert_array_equal(runs[0].parameters, runs[1].parameters)
     history = runs[0].history
     epochs = history["epochs"]
-    for key in ("train_loss", "val_loss", "pattern_changes", "halvings", "dead_units"):
+    for key in ("train_loss", "val_loss", "best_loss", "reference_loss", *ITERATION_COUNTS):
         assert epochs[key] == runs[1].history["epochs"][key]
         assert len(epochs[key]) == 8
     assert all(len(history[key]) == 8 for key in history.step_keys)
     assert np.all(np.diff(epochs["seconds"]) > 0) and np.all(np.isfinite(epochs["val_loss"]))
     assert epochs["pattern_changes"][0] > 0
-    assert all(n_forward >= 2 for n_forward in history["n_forward"])
+    # the first iteration starts with an output step; every trial point is one pass
+    assert history["n_forward"][0] >= 2 and all(passes >= 1 for passes in history["n_forward"])
     other = fit_two_layer(data.X_train, data.y_train, 6, max_iter=8, tol=0.0, random_state=4)
     assert not np.array_equal(other.parameters, runs[0].parameters)
     prediction = runs[0].predict(data.X_test)
@@ -340,7 +380,8 @@ def test_singular_systems_are_damped_and_counted():
     X, y = rng.normal(size=(10, 2)), rng.normal(size=10)
     fit = fit_two_layer(X, y, 8, damping=0.0, max_iter=5, tol=0.0, random_state=0)
     assert np.nansum(fit.history["epochs"]["singular_systems"]) > 0
-    assert np.all(np.diff(fit.history["epochs"]["train_loss"]) <= 0.0)
+    epochs = fit.history["epochs"]
+    assert np.all(np.array(epochs["train_loss"]) <= np.array(epochs["reference_loss"]))
     assert np.isfinite(fit.loss)
 
 
@@ -370,6 +411,9 @@ BAD_ARGUMENTS = [
     ({"l2": -1.0}, ValueError, "l2"),
     ({"hidden_step": "diagonal"}, ValueError, "hidden_step"),
     ({"safeguard": "yes"}, TypeError, "safeguard"),
+    ({"safeguard_window": 0}, ValueError, "safeguard_window must be an int >= 1"),
+    ({"safeguard_window": 2.5}, TypeError, "safeguard_window must be an int"),
+    ({"safeguard_window": True}, TypeError, "safeguard_window must be an int"),
     ({"tol": -1.0}, ValueError, "tol"),
     ({"max_iter": 0}, ValueError, "max_iter"),
     ({"max_halvings": -1}, ValueError, "max_halvings"),
@@ -457,6 +501,12 @@ def test_regressor_warm_start_and_save_and_load(tmp_path):
         (relustep.ReLURegressor, {"solver": "gradient", "safeguard": False}, "safeguard only"),
         (relustep.ReLURegressor, {"hidden_step": "both"}, "hidden_step"),
         (relustep.ReLURegressor, {"max_memory": -5}, "max_memory"),
+        (relustep.ReLURegressor, {"safeguard_window": 0}, "safeguard_window must be an int >= 1"),
+        (
+            relustep.ReLURegressor,
+            {"solver": "gradient", "safeguard_window": 3},
+            "safeguard_window only",
+        ),
     ],
 )
 def test_estimator_refuses_what_the_analytic_solver_cannot_do(Estimator, settings, message):

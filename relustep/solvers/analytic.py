@@ -74,8 +74,9 @@ gradient is zero; the hidden step leaves :math:`U` unchanged only where
 differentiable, a point that both steps leave unchanged is therefore a critical point of
 :math:`\mathcal L`.
 
-**Safeguard** (relustep's choice). The new :math:`U` changes the pattern, so the true loss can
-rise: plain alternation is not monotone. Along :math:`U + \eta \Delta`,
+**Safeguard** (relustep's choice: a non-monotone backtracking in the manner of Grippo, Lampariello
+and Lucidi (1986), applied here by relustep). The new :math:`U` changes the pattern, so the true
+loss can rise: plain alternation is not monotone. Along :math:`U + \eta \Delta`,
 
 .. math::
     \mathcal L_S(U + \eta\Delta) = \mathcal L(U) - \left(\eta - \tfrac{\eta^2}{2}\right)
@@ -83,13 +84,60 @@ rise: plain alternation is not monotone. Along :math:`U + \eta \Delta`,
 
 which decreases for :math:`0 < \eta \le 1` (with the damping below, :math:`\Delta` is still a
 descent direction of :math:`\mathcal L_S`), and :math:`\mathcal L = \mathcal L_S` for
-:math:`\eta` small enough that no pre-activation changes sign. So the safeguard tries
-:math:`\eta = 1, \frac12, \frac14, \dots` and keeps the first that does not raise the loss
-(``max_halvings`` at most, else the hidden step is skipped); each stage that would raise the loss
-is undone. With it the training loss never increases. If the iterate reaches a *kink*, a row
-exactly on a unit's boundary, the loss has no gradient there and no :math:`\eta` may help: the
-step is skipped (:math:`\eta = 0` in the history) and the tolerance ends the run. On small
-problems this is common (``tests/test_analytic.py`` shows both endings).
+:math:`\eta` small enough that no pre-activation changes sign.
+
+Call *iterates* the points at which a hidden step starts (each with its output layer solved), and
+:math:`L_0, L_1, \dots` their training losses (:math:`L_0` after the first output step,
+:math:`L_k` after iteration :math:`k`). Iteration :math:`k + 1` is held to the *reference*, the
+largest of the last :math:`M` accepted losses (``safeguard_window``),
+
+.. math::
+    R_k = \max_{0 \le j < \min(M,\, k + 1)} L_{k - j} .
+
+A trial hidden layer is judged by the loss it reaches once the output layer is solved for it,
+:math:`\varphi(U) = \min_{W_2, b_2} \mathcal L(U, W_2, b_2)`, the loss the iteration would
+end with: the safeguard tries :math:`\eta = 1, \frac12, \frac14, \dots` and keeps the first with
+:math:`\varphi(U + \eta\Delta) \le R_k` (``max_halvings`` at most, else the hidden step is
+skipped). The per-neuron step judges each unit's trial with the output layer fixed, which is at
+least :math:`\varphi` (solving the output layer for every unit's trial would cost :math:`h`
+solves per sweep). A stage that leaves the loss above :math:`R_k` (by rounding only) is undone.
+So every iteration ends with
+
+.. math::
+    L_{k+1} \le R_k .
+
+What this guarantees:
+
+- *The reference never rises*: :math:`R_{k+1}` is the largest of :math:`L_{k+1} \le R_k` and of
+  losses from :math:`R_k`'s window, so :math:`R_{k+1} \le R_k`, and every loss stays at most the
+  first: :math:`L_k \le R_{k-1} \le \dots \le R_0 = L_0`. A rise is allowed, by at most
+  :math:`R_k - L_k`, and only to a loss some iterate of the last :math:`M` already had.
+- *Backtracking ends*: away from a kink, :math:`\varphi(U + \eta\Delta) \le
+  \mathcal L(U + \eta\Delta) = \mathcal L_S(U + \eta\Delta) < L_k \le R_k` for :math:`\eta`
+  small enough, so some halving is accepted. If the iterate sits on a *kink*, a row exactly on
+  a unit's boundary, the loss has no gradient there and no :math:`\eta` may help: the step is
+  skipped (:math:`\eta = 0` in the history), the loss does not change, and the tolerance ends
+  the run. On small problems this is common (``tests/test_analytic.py`` shows both endings).
+- *The best iterate is kept*: :math:`B_k = \min_{j \le k} L_j` never rises, and the run returns
+  the parameters of :math:`B_K` (so does plain alternation). The history records each
+  iteration's loss as it was (``train_loss``), :math:`B_k` (``best_loss``) and :math:`R_{k-1}`
+  (``reference_loss``).
+- *Beside plain alternation*, which always takes :math:`\eta = 1`: while each full step's
+  :math:`\varphi` is at most :math:`R_k`, the safeguarded run takes the same steps, bit for bit.
+  Once a full step is refused, the two paths part and nothing orders their ends: the kept loss
+  is at most plain alternation's when plain alternation's best iterate comes before that
+  point, and either can end lower afterwards.
+- :math:`M = 1` is the monotone safeguard: :math:`R_k = L_k`, the training loss never rises.
+  This is all that is claimed: Grippo, Lampariello and Lucidi prove convergence with a
+  sufficient-decrease condition, and relustep asks for no decrease beyond :math:`R_k`.
+
+*Why* :math:`M = 5` (relustep's measurement, ``relustep reproduce --only analytic``'s runs: its
+seven datasets, seeds 0 to 2, the five ridges, 60 iterations; 105 runs). Plain alternation raised
+the loss in 2040 of its 5565 iterations; a window of 5 admits 72% of those rises, of 10, 86%.
+With :math:`M = 5` the safeguarded runs ended below plain alternation in 77 runs, level in 20
+and above in 8, by at most 1%; with :math:`M = 1`, above in 21, by up to 35%; with
+:math:`M = 10`, above in 11, by up to 17%. Longer windows follow plain alternation for longer
+and end level with it more often, but when the paths part late they end above it more often.
 
 **Dead units and singular systems** (relustep's choices). With :math:`a = 0`, a unit active on
 no training row has zero rows and columns in :math:`A` and a zero column in :math:`H`; so has a
@@ -97,7 +145,8 @@ unit whose output weights are zero. Such units are left out of both systems (the
 change the loss). By default a dead unit is re-initialised before the output step: a new random
 direction of the same norm (so the ridge term is unchanged), a bias that makes it active on
 half the training rows, and output weights zero (so the function is unchanged); the output step
-then fits them, and under the safeguard the change is undone if the loss rose. :math:`A` can
+then fits them, and under the safeguard the change is undone if it left the loss above the
+reference. :math:`A` can
 still be singular (more weights than rows, units with the same pattern). The hidden system gets
 ``damping`` times the mean of its diagonal added to its diagonal, a Levenberg-Marquardt step
 :math:`\Delta = -n (A + \epsilon I)^{-1} \nabla \mathcal L`, still a descent direction and still
@@ -107,14 +156,14 @@ such event is counted.
 
 **Stopping**: after an iteration (a hidden step then an output step; the first iteration starts
 with an output step) whose relative decrease of the training loss is at most ``tol``, or after
-``max_iter`` iterations. The iterate with the lowest training loss is kept (the last one under
-the safeguard).
+``max_iter`` iterations. The iterate with the lowest training loss is kept.
 
 **Cost** per iteration: building :math:`A` from scratch costs about :math:`n h^2 p^2 / 16`
 additions for ReLU with half the units active, and updating it after a fraction :math:`f` of the
 pattern changed about :math:`4f` times as much (:mod:`relustep.kernels.twolayer`); the Cholesky
 factorisation :math:`(hp)^3 / 3` multiply-adds, which dominates from a few iterations on; each
-trial point one forward pass.
+trial point one forward pass, and under the safeguard one output solve (about :math:`n h^2`),
+whose result is the iteration's output step when the trial is kept.
 
 **Where the code is.** This module holds the derivation, the single steps a reader can call one
 at a time (:func:`output_step`, :func:`hidden_system`, :func:`hidden_step`) and the solver's entry
@@ -125,6 +174,9 @@ a task of the one training loop are in :mod:`relustep.solvers._solver`.
 References
 ----------
 A. Barbu (2023). Training a two-layer ReLU network analytically (only the abstract was read).
+
+L. Grippo, F. Lampariello, S. Lucidi (1986). A nonmonotone line search technique for Newton's
+method. SIAM Journal on Numerical Analysis 23(4), 707-716.
 """
 
 from __future__ import annotations
@@ -453,9 +505,12 @@ def solve(
     The History gets, per iteration, one per-step entry (``loss``: the training loss at the start
     of the iteration; ``step_size``: the fraction :math:`\eta` of the hidden step kept, averaged
     over units for ``"per_neuron"``; ``n_forward``: forward passes over all training rows,
-    trial points included; ``n_backward``: passes that assemble a linear system; ``seconds``)
-    and one per-epoch entry (``train_loss`` after the iteration, ``val_loss``, cumulative
-    ``seconds``, and the :data:`ITERATION_COLUMNS`). With ``"per_neuron"`` each unit's system
+    trial points included (the safeguard's recomputation of a trial's output with its solved
+    output layer is not counted: :math:`hq` multiply-adds per row, the second product of a
+    pass only); ``n_backward``: passes that assemble a linear system, output solves included;
+    ``seconds``) and one per-epoch entry (``train_loss`` after the iteration, as it was, even
+    where it rose; ``val_loss``; cumulative ``seconds``; and the :data:`ITERATION_COLUMNS`, among
+    them ``best_loss`` and ``reference_loss``). With ``"per_neuron"`` each unit's system
     and each of its trial points count as a whole pass although they touch one unit's column
     only: its passes overstate the work, by up to :math:`h` times.
     """
