@@ -33,6 +33,7 @@ from relustep.experiments._common import (
 )
 from relustep.experiments.section import Claim, Section, load_dataset
 from relustep.experiments.verdict import judge
+from relustep.solvers import analytic as analytic_solver
 
 REAL_DATASETS = ("diabetes", "concrete", "auto-mpg", "diamonds", "penguins")
 METHODS = {
@@ -250,8 +251,10 @@ class AnalyticSection(Section):
             f"validation rows; the width per dataset keeps the parameters at most half the "
             f"training rows (at most {MAX_WIDTH}; see the table). `alternation`: "
             f'`ReLURegressor(solver="analytic", safeguard=False)`, the paper\'s plain '
-            "alternation; `alternation+safeguard`: relustep's safeguarded variant (its formulas "
-            "and safeguard are derived in relustep); both for at most "
+            "alternation; `alternation+safeguard`: relustep's safeguarded variant, whose loss "
+            "may rise only up to the largest of its last "
+            f"{analytic_solver.DEFAULT_SAFEGUARD_WINDOW} values (its formulas and safeguard are "
+            "derived in relustep); both keep their best iterate and run for at most "
             f"{settings['iterations']} iterations with the ridge `l2` from "
             f"{settings['ridges']} that gives the lowest validation MSE. `sgd` and `adam`: "
             f"{settings['epochs']} epochs on batches of {settings['batch_size']}, the rate with "
