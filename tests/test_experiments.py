@@ -149,6 +149,23 @@ def test_claims_are_judged_again_at_half_the_steps():
     assert "at the end **not supported**: won 0 of 3" in text
 
 
+def test_safeguard_is_compared_with_plain_alternation_ridge_by_ridge():
+    def solver_run(method, seed, per_ridge):
+        return {"dataset": "d", "seed": seed, "method": method, "train_mse_per_setting": per_ridge}
+
+    rows = [
+        solver_run("alternation", 0, [1.0, 2.0, 3.0]),
+        solver_run("alternation+safeguard", 0, [0.5, 2.0, 3.3]),
+        solver_run("alternation", 1, [1.0, None]),
+        solver_run("alternation+safeguard", 1, [1.0 + 1e-12, 4.0]),
+        solver_run("sgd", 1, None),
+    ]
+    text = analytic.SECTION.safeguard_beside_plain(rows)
+    assert "4 pairs of fits" in text  # a diverged fit (None) is not a pair
+    assert "lower training MSE in 1, level in 2" in text
+    assert "higher in 1, by a factor of at most 1.100." in text
+
+
 # -- each section at the tiny size, reported from stored rows ------------------------------------
 def stored_and_reported(module, rows, tmp_path):
     save_rows(tmp_path / "rows.json", rows, {"section": module.SECTION.name})
