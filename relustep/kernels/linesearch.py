@@ -211,7 +211,6 @@ def sorted_breakpoints(pre_activation, pre_activation_rate, max_step):
                 count += 1
     keys = np.empty(count, dtype=np.float64)
     order = np.empty(count, dtype=np.int64)
-    rates = np.empty(count, dtype=np.float64)
     count = 0
     for i in range(n_samples):
         for j in range(n_units):
@@ -219,10 +218,10 @@ def sorted_breakpoints(pre_activation, pre_activation_rate, max_step):
             if rate != 0.0 and 0.0 < pre_activation[i, j] / rate <= largest:
                 keys[count] = pre_activation[i, j] / rate
                 order[count] = i * n_units + j
-                rates[count] = rate
                 count += 1
     # least-significant-digit radix sort: positive doubles order as their bits do (as uint64);
-    # each pass is a stable counting sort on one digit, so ties keep flat-index order
+    # each pass is a stable counting sort on one digit, so ties keep flat-index order. The
+    # passes move only the keys and the indices; the rates are read once, in sorted order, after
     bits = keys.view(np.uint64)
     n_buckets = 1 << RADIX_BITS
     mask = np.uint64(n_buckets - 1)
@@ -233,7 +232,6 @@ def sorted_breakpoints(pre_activation, pre_activation_rate, max_step):
             counts[p, (bits[m] >> np.uint64(p * RADIX_BITS)) & mask] += 1
     bits_scratch = np.empty_like(bits)
     order_scratch = np.empty_like(order)
-    rates_scratch = np.empty_like(rates)
     for p in range(n_passes):
         if np.max(counts[p]) == count:  # every key has the same digit here
             continue
@@ -247,10 +245,12 @@ def sorted_breakpoints(pre_activation, pre_activation_rate, max_step):
             counts[p, digit] = position + 1
             bits_scratch[position] = bits[m]
             order_scratch[position] = order[m]
-            rates_scratch[position] = rates[m]
         bits, bits_scratch = bits_scratch, bits
         order, order_scratch = order_scratch, order
-        rates, rates_scratch = rates_scratch, rates
+    flat_rates = pre_activation_rate.ravel()
+    rates = np.empty(count, dtype=np.float64)
+    for m in range(count):
+        rates[m] = flat_rates[order[m]]
     return order, bits.view(np.float64), rates
 
 
