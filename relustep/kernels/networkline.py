@@ -30,7 +30,11 @@ changes, by :math:`\Delta s = \pm(1 - a)` times its three numbers.
 
 :func:`tangent_sums` computes, at a step :math:`a`, the value :math:`\sum_{ij}
 \sigma(Z_{ij}(a))(U_{ij} - aV_{ij})` and the three sums on the pieces just after and just before
-:math:`a`, in one pass over the ``n x h`` units. :func:`gibbs_bound` then finds the least value
+:math:`a`, in one pass over the ``n x h`` units. The kernel takes the value from the sums after
+:math:`a` (at :math:`a` itself :math:`\sigma(Z_{ij}(a)) = s_{ij}Z_{ij}(a)` with that pattern, so
+the value is that piece's quadratic at :math:`a`, computed as the bound's sweep computes it), and
+the sums before :math:`a` from those after, changed by the units whose breakpoint is :math:`a`
+itself (the only ones whose slope differs; usually none); its twin computes all three directly. :func:`gibbs_bound` then finds the least value
 of :math:`D` on :math:`[\ell, r]` by sweeping the sorted breakpoints inside, forward from the
 coefficients just after :math:`\ell` or backward from those just before :math:`r`, taking the
 least value of each piece's quadratic on the piece: :math:`O(1)` per breakpoint. The twins build
@@ -247,25 +251,26 @@ def tangent_sums(
     alpha,
 ):
     n_samples, n_units = pre_activation.shape
-    value = 0.0
-    after0 = after1 = after2 = before0 = before1 = before2 = 0.0
+    after0 = after1 = after2 = change0 = change1 = change2 = 0.0
+    slopes = np.array([negative_slope, 1.0])  # indexed by the state: a load, not a branch
     for i in range(n_samples):
         for j in range(n_units):
             z0, z_rate = np.float64(pre_activation[i, j]), np.float64(pre_activation_rate[i, j])
             u, v = np.float64(dual_weights[i, j]), np.float64(dual_weights_rate[i, j])
-            moved = z0 - alpha * z_rate
-            value += max(moved, negative_slope * moved) * (u - alpha * v)
             t0, t1, t2 = z0 * u, -(z_rate * u + z0 * v), z_rate * v
-            on = on_at_zero[i, j]
-            slope = 1.0 if on != (crossing[i, j] <= alpha) else negative_slope
+            on_after = on_at_zero[i, j] != (crossing[i, j] <= alpha)
+            slope = slopes[np.int64(on_after)]
             after0 += slope * t0
             after1 += slope * t1
             after2 += slope * t2
-            slope = 1.0 if on != (crossing[i, j] < alpha) else negative_slope
-            before0 += slope * t0
-            before1 += slope * t1
-            before2 += slope * t2
-    return value, np.array([after0, after1, after2]), np.array([before0, before1, before2])
+            if crossing[i, j] == alpha:  # rare: just before alpha the unit has the other slope
+                change = negative_slope - 1.0 if on_after else 1.0 - negative_slope
+                change0 += change * t0
+                change1 += change * t1
+                change2 += change * t2
+    value = after0 + alpha * (after1 + alpha * after2)
+    after = np.array([after0, after1, after2])
+    return value, after, after + np.array([change0, change1, change2])
 
 
 @jit
