@@ -161,13 +161,20 @@ class PiecewiseSoftmaxLine:
             before=before,
         )
 
-    def bound(self, low: Tangent, high: Tangent) -> tuple[float, float]:
+    def bound(self, low: Tangent, high: Tangent, enough: float = math.inf) -> tuple[float, float]:
         """A lower bound of the loss on ``[low.alpha, high.alpha]``, the larger of the least
-        values of :math:`B_u` and :math:`B_v` there, and where that larger one is least."""
+        values of :math:`B_u` and :math:`B_v` there, and where that larger one is least.
+
+        With ``enough`` given, the end with the lower loss is swept first, and if its least
+        value is already at least ``enough`` (the interval needs no split), that value is the
+        bound and the other end is not swept."""
         start = int(np.searchsorted(self.breakpoints, low.alpha, side="right"))
         stop = int(np.searchsorted(self.breakpoints, high.alpha, side="left"))
+        ends = [(low, True), (high, False)]
+        if high.loss < low.loss:
+            ends.reverse()
         bound, where = -math.inf, math.nan
-        for end, forward in ((low, True), (high, False)):
+        for end, forward in ends:
             least, at = self._gibbs_bound(
                 end.after if forward else end.before,
                 self.parts.pre_activation,
@@ -183,8 +190,11 @@ class PiecewiseSoftmaxLine:
                 high.alpha,
                 forward,
             )
-            if end.loss + least - end.offset > bound:
-                bound, where = end.loss + least - end.offset, at
+            value = end.loss + least - end.offset
+            if value > bound or (value == bound and forward):
+                bound, where = value, at
+            if bound >= enough:
+                break
         return bound, where
 
 
@@ -293,7 +303,7 @@ def softmax_line_minimum(
     best = min(tangents, key=lambda t: finite_or_inf(t.loss))
     heap = []  # (bound, low step as tie-breaker, low end, high end)
     for low, high in zip(tangents[:-1], tangents[1:], strict=True):
-        heapq.heappush(heap, (line.bound(low, high)[0], low.alpha, low, high))
+        heapq.heappush(heap, (line.bound(low, high, best.loss - gap)[0], low.alpha, low, high))
     evaluations = len(tangents)
     certified = True
     while heap and heap[0][0] < best.loss - gap:
@@ -307,7 +317,7 @@ def softmax_line_minimum(
         if finite_or_inf(middle.loss) < best.loss:
             best = middle
         for left, right in ((low, middle), (middle, high)):
-            bound, _ = line.bound(left, right)
+            bound, _ = line.bound(left, right, best.loss - gap)
             if bound < best.loss - gap:
                 heapq.heappush(heap, (bound, left.alpha, left, right))
     return SoftmaxLineMinimum(best.alpha, parts.loss(best.alpha), certified, gap, evaluations)
