@@ -364,3 +364,67 @@ def test_bad_settings_of_the_softmax_search_are_named(argument, value, error):
     settings = {"max_step": 10.0, argument: value}
     with pytest.raises(error, match=argument):
         softmax_line_minimum(net.line(theta, direction, X, y), **settings)
+
+
+def test_cubic_split_point_is_the_minimum_of_a_cubic():
+    """On a cubic, the interpolation step is its exact minimiser; a non-finite loss gives nan,
+    and then the split falls back to the middle."""
+    from relustep.steps.softmax_line import Tangent, cubic_minimum, split_point
+
+    def cubic(x):
+        return 2.0 * x**3 - 3.0 * x**2 - 12.0 * x + 1.0  # c' = 6 (x - 2)(x + 1): minimum at 2
+
+    def slope(x):
+        return 6.0 * x**2 - 6.0 * x - 12.0
+
+    for u, v in ((0.5, 3.0), (1.9, 2.05), (-0.5, 7.0)):
+        assert cubic_minimum(u, cubic(u), slope(u), v, cubic(v), slope(v)) == pytest.approx(
+            2.0, rel=1e-13
+        )
+    assert math.isnan(cubic_minimum(1.0, math.inf, -1.0, 3.0, 1.0, 1.0))
+
+    def tangent(alpha, loss, slope_after):
+        empty = np.zeros(3)
+        return Tangent(alpha, loss, slope_after, empty, empty, 0.0, empty, empty)
+
+    u, v = 1.0, 3.0
+    assert split_point(tangent(u, cubic(u), slope(u)), tangent(v, cubic(v), slope(v))) == (
+        pytest.approx(2.0, rel=1e-13)
+    )
+    assert split_point(tangent(u, math.inf, -1.0), tangent(v, 1.0, 1.0)) == 2.0
+    # a point that would hug an end is moved SPLIT_MARGIN of the width inside
+    near_end = split_point(tangent(u, cubic(u), slope(u)), tangent(2.001, cubic(2.001), 1e-9))
+    assert near_end == pytest.approx(2.001 - (2.001 - u) / 16.0, rel=1e-13)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_bound_stops_after_one_end_only_when_that_end_suffices(seed):
+    """With ``enough`` the bound skips the second end's sweep only when the first end's least
+    value already reaches ``enough``; it stays below the loss on the interval, and when it
+    does not reach ``enough`` it is the full bound (the larger of both ends)."""
+    net, theta, X, y, direction, parts, line = gibbs_setup(seed)
+    alphas = np.linspace(0.0, 6.0, 3001)
+    losses = softmax_losses_along(net, theta, direction, X, y, alphas)
+    sweep, sweeps = line._gibbs_bound, []
+
+    def counted(*arguments):
+        sweeps.append(arguments[-1])  # forward or backward
+        return sweep(*arguments)
+
+    line._gibbs_bound = counted
+    for low, high in ((0.0, 0.4), (0.4, 1.3), (1.3, 6.0), (0.5, 2.0), (2.0, 2.2)):
+        ends = line.tangent(low), line.tangent(high)
+        full, _ = line.bound(*ends)
+        inside = losses[(alphas >= low) & (alphas <= high)].min()
+        assert full <= inside + 1e-12
+        for enough, expected_sweeps in ((-math.inf, 1), (full, None), (full + 1e-3, 2)):
+            sweeps.clear()
+            bound, where = line.bound(*ends, enough)
+            assert bound <= full and low <= where <= high
+            if expected_sweeps is not None:
+                assert len(sweeps) == expected_sweeps
+            if len(sweeps) == 1:  # stopped early: the lower end alone reached enough
+                assert bound >= enough
+                assert sweeps[0] == (ends[0].loss <= ends[1].loss)
+            else:
+                assert bound == full
