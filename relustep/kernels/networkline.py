@@ -34,11 +34,13 @@ changes, by :math:`\Delta s = \pm(1 - a)` times its three numbers.
 :math:`a` (at :math:`a` itself :math:`\sigma(Z_{ij}(a)) = s_{ij}Z_{ij}(a)` with that pattern, so
 the value is that piece's quadratic at :math:`a`, computed as the bound's sweep computes it), and
 the sums before :math:`a` from those after, changed by the units whose breakpoint is :math:`a`
-itself (the only ones whose slope differs; usually none); its twin computes all three directly. :func:`gibbs_bound` then finds the least value
-of :math:`D` on :math:`[\ell, r]` by sweeping the sorted breakpoints inside, forward from the
-coefficients just after :math:`\ell` or backward from those just before :math:`r`, taking the
-least value of each piece's quadratic on the piece: :math:`O(1)` per breakpoint. The twins build
-every piece's coefficients with a cumulative sum and minimise them all at once.
+itself (the only ones whose slope differs; usually none); its twin computes all three directly.
+
+:func:`gibbs_bound` then finds the least value of :math:`D` on :math:`[\ell, r]` by sweeping the
+sorted breakpoints inside, forward from the coefficients just after :math:`\ell` or backward from
+those just before :math:`r`, taking the least value of each piece's quadratic on the piece:
+:math:`O(1)` per breakpoint. The twins build every piece's coefficients with a cumulative sum and
+minimise them all at once.
 
 The pattern just after (before) :math:`a` is read from the breakpoints themselves, not from the
 sign of :math:`Z_0 - a\dot Z` (which rounding may disagree with): unit :math:`(i, j)` is on after
