@@ -305,7 +305,10 @@ def gibbs_bound(
     high,
     forward,
 ):
-    n_units = pre_activation.shape[1]
+    # flat views (copies only if an array is not contiguous): a unit is read by its flat index,
+    # without dividing it into a row and a column
+    z0_flat, z_rate_flat = pre_activation.ravel(), pre_activation_rate.ravel()
+    u_flat, v_flat = dual_weights.ravel(), dual_weights_rate.ravel()
     c0, c1, c2 = coefficients[0], coefficients[1], coefficients[2]
     least, where = math.inf, low
     edge = low if forward else high
@@ -316,13 +319,12 @@ def gibbs_bound(
         value, at = _quadratic_minimum(c0, c1, c2, left, right)
         if value < least:
             least, where = value, at
-        i = order[index] // n_units
-        j = order[index] - i * n_units
-        z0, z_rate = np.float64(pre_activation[i, j]), np.float64(pre_activation_rate[i, j])
+        unit = order[index]
+        z0, z_rate = np.float64(z0_flat[unit]), np.float64(z_rate_flat[unit])
         change = negative_slope - 1.0 if z_rate > 0.0 else 1.0 - negative_slope
         if not forward:  # going down, the unit's change is undone
             change = -change
-        u, v = np.float64(dual_weights[i, j]), np.float64(dual_weights_rate[i, j])
+        u, v = np.float64(u_flat[unit]), np.float64(v_flat[unit])
         c0 += change * z0 * u
         c1 -= change * (z_rate * u + z0 * v)
         c2 += change * z_rate * v

@@ -107,9 +107,9 @@ class PiecewiseSoftmaxLine:
 
     def __init__(self, parts, max_step: float, backend: str = "numba"):
         self.parts = parts
-        self.n_units, self.n_classes = parts.output_weights.shape
+        self.n_classes = parts.output_weights.shape[1]
         self.weights_side_by_side = np.hstack([parts.output_weights, parts.output_weights_rate])
-        self.weights_stacked = np.vstack([parts.output_weights, parts.output_weights_rate]).T
+        self.weights_transposed = np.stack([parts.output_weights.T, parts.output_weights_rate.T])
         self.negative_slope = float(parts.negative_slope)
         self.on_at_zero, self.crossing = kernels.get("crossings", backend)(
             parts.pre_activation, parts.pre_activation_rate
@@ -129,14 +129,13 @@ class PiecewiseSoftmaxLine:
         :math:`\Gamma = (P - E)/n` the gradient of the data loss with respect to the logits
         (written by :func:`relustep.kernels.dense.softmax_cross_entropy`); then one pass over
         the units (:func:`relustep.kernels.networkline.tangent_sums`)."""
-        parts, n_units, n_classes = self.parts, self.n_units, self.n_classes
+        parts, n_classes = self.parts, self.n_classes
         moved = parts.hidden(alpha) @ self.weights_side_by_side
         logits = moved[:, :n_classes] - alpha * moved[:, n_classes:]
         logits += parts.output_bias - alpha * parts.output_bias_rate
         gradient = np.empty_like(logits)
         loss = self._softmax_cross_entropy(logits, parts.targets, gradient)
-        dual = gradient @ self.weights_stacked
-        dual_weights, dual_weights_rate = dual[:, :n_units], dual[:, n_units:]
+        dual_weights, dual_weights_rate = gradient @ self.weights_transposed  # each (n, h)
         value, after, before = self._tangent_sums(
             parts.pre_activation,
             parts.pre_activation_rate,
