@@ -364,7 +364,8 @@ class ExactLineSearch(StepRule):
     grid_smallest, grid_largest : float
         The numerical search's geometric grid of ``grid_points`` steps runs from
         ``grid_smallest`` to ``grid_largest`` (or ``max_step`` if smaller); 0 is also tried.
-        The softmax search starts from 0 and powers of ten up to the same largest step.
+        The softmax search ends at the same largest step, and splits no nearer 0 than
+        ``grid_smallest`` at first.
     grid_points : int
         Points of that grid.
     golden_iterations : int

@@ -258,8 +258,9 @@ def softmax_line_minimum(
     max_step : float
         The largest step searched (finite: along some lines the loss decreases without end).
     grid_smallest : float
-        The search starts from the intervals ``[0, grid_smallest]`` and
-        ``[grid_smallest, max_step]``.
+        The least first split: the search starts from the intervals :math:`[0, a_0]` and
+        :math:`[a_0, \alpha_{\max}]`, with :math:`a_0 = f(0)/|f'(0)|` (see the Notes) kept
+        within ``[grid_smallest, max_step]``.
     backend : {"numba", "numpy"}
         The bound's kernel or its NumPy twin.
     tolerance : float
@@ -298,8 +299,15 @@ def softmax_line_minimum(
 
     **The search.** Every interval :math:`[u, v]` of steps carries the bound
     :math:`\max(\min_{[u,v]} B_u, \min_{[u,v]} B_v) \le \min_{[u,v]} f`. The intervals start as
-    :math:`[0, \alpha_{\min}]` and :math:`[\alpha_{\min}, \alpha_{\max}]`
-    (``grid_smallest``, ``max_step``). The one with the lowest bound is split
+    :math:`[0, a_0]` and :math:`[a_0, \alpha_{\max}]` (``max_step``), split at
+    :math:`a_0 = f(0)/|f'(0)|`, the step where the tangent line at 0 reaches 0, which no loss
+    (cross-entropy and ridge) goes below: a first guess of the minimiser's scale (measured on
+    lines along the gradient at several points of an SGD run on MNIST, 784-256-10 and
+    784-32-10: between one and three times the minimiser, and about a quarter fewer tangents
+    than splitting first at ``grid_smallest``). It only orders the work: the certificate does
+    not depend on it. :math:`a_0` is kept within
+    ``[grid_smallest, max_step]``, and is ``grid_smallest`` where :math:`f'(0) \ge 0`. The
+    interval with the lowest bound is split
     (:func:`split_point`), the loss and its tangent evaluated at the split point, and each half
     bounded, until the lowest bound is at least :math:`f_{\mathrm{best}} - \varepsilon` with
     :math:`\varepsilon =` ``tolerance`` :math:`(1 + |f(0)|)`.
@@ -323,7 +331,9 @@ def softmax_line_minimum(
     gap = tolerance * (1.0 + abs(start.loss))
     if not math.isfinite(start.loss):
         return SoftmaxLineMinimum(0.0, start.loss, False, gap, 1)
-    points = [grid_smallest, max_step] if grid_smallest < max_step else [max_step]
+    first = start.loss / -start.slope if start.slope < 0.0 else grid_smallest
+    first = min(max(first, grid_smallest), max_step)
+    points = [first, max_step] if first < max_step else [max_step]
     tangents = [start] + [line.tangent(float(a)) for a in points]
     best = min(tangents, key=lambda t: finite_or_inf(t.loss))
     heap = []  # (bound, low step as tie-breaker, low end, high end)
