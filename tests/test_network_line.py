@@ -428,3 +428,41 @@ def test_bound_stops_after_one_end_only_when_that_end_suffices(seed):
                 assert sweeps[0] == (ends[0].loss <= ends[1].loss)
             else:
                 assert bound == full
+
+
+@pytest.mark.parametrize("case", ["descent", "below grid_smallest", "beyond max_step", "ascent"])
+def test_softmax_search_splits_first_where_the_tangent_line_reaches_zero(monkeypatch, case):
+    """The first split is a0 = f(0) / |f'(0)|, kept within [grid_smallest, max_step]
+    (grid_smallest where f'(0) >= 0), and the search stays certified whatever a0 is."""
+    net, theta, X, y, direction = classifier_problem(8, 3, (5,), 3, 0.1, 0.0, 12, use_gradient=True)
+    if case == "ascent":
+        direction = -direction
+    parts = net.line(theta, direction, X, y)
+    at_zero = PiecewiseSoftmaxLine(parts, 20.0).tangent(0.0)
+    a0 = at_zero.loss / -at_zero.slope
+    grid_smallest, max_step = {
+        "descent": (1e-6, 20.0),
+        "below grid_smallest": (2.0 * a0, 20.0),
+        "beyond max_step": (1e-6, 0.5 * a0),
+        "ascent": (1e-3, 20.0),
+    }[case]
+    evaluated = []
+    tangent = PiecewiseSoftmaxLine.tangent
+
+    def recorded(self, alpha):
+        evaluated.append(alpha)
+        return tangent(self, alpha)
+
+    monkeypatch.setattr(PiecewiseSoftmaxLine, "tangent", recorded)
+    found = softmax_line_minimum(parts, max_step, grid_smallest)
+    expected = {
+        "descent": [0.0, a0, max_step],
+        "below grid_smallest": [0.0, grid_smallest, max_step],
+        "beyond max_step": [0.0, max_step],
+        "ascent": [0.0, grid_smallest, max_step],
+    }[case]
+    assert evaluated[: len(expected)] == pytest.approx(expected, rel=1e-15)
+    assert (a0 > 0.0) == (case != "ascent")
+    alphas = np.linspace(0.0, max_step, 20_001)
+    grid = softmax_losses_along(net, theta, direction, X, y, alphas)
+    assert found.certified and found.loss <= grid.min() + 1e-12 * (1.0 + abs(grid[0]))
