@@ -417,3 +417,21 @@ def test_nonfinite_parameters_skip_the_step():
     line = Line(theta, direction, direction, 1.0, BatchObjective(net, X, y))
     assert rule.size(line) == 0.0
     assert rule.take_counts() == {"numerical": 0, "nonfinite": 1}
+
+
+@pytest.mark.nojit
+def test_sorted_breakpoints_order_keys_that_agree_in_their_top_bits(rng):
+    """The radix sort orders by the keys' top 32 bits; keys that agree there (to about 1e-6)
+    are put in order afterwards: short runs by insertion, long ones by a stable merge sort.
+    Both, with exact ties among them, give NumPy's stable argsort."""
+    close = 1.0 + 1e-9 * np.arange(6)[::-1]  # a short run, in reverse flat order
+    many = 3.0 + 1e-9 * rng.permutation(40)  # a long run, shuffled
+    z0 = np.concatenate([close, many, [1.0 + 3e-9, 3.0 + 7e-9, 0.5, 2.0]])[None, :]
+    z_rate = np.ones_like(z0)
+    kernel, twin = (kernels.get("sorted_breakpoints", b) for b in kernels.BACKENDS)
+    for a, b in zip(kernel(z0, z_rate, math.inf), twin(z0, z_rate, math.inf), strict=True):
+        np.testing.assert_array_equal(a, b)
+    order, breakpoints, _ = kernel(z0, z_rate, math.inf)
+    assert np.all(np.diff(breakpoints) >= 0)
+    tie = np.flatnonzero(breakpoints == 1.0 + 3e-9)
+    assert len(tie) == 2 and order[tie[0]] < order[tie[1]]  # ties keep flat-index order
