@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from relustep.experiments import analytic, baselines, linesearch, rbm
-from relustep.experiments._common import rate_grid, search_rates
+from relustep.experiments._common import mean_std, rate_grid, search_rates
 from relustep.experiments._store import load_rows, save_rows
 from relustep.experiments.verdict import judge
 from relustep.models.rbm import RBMNetwork
@@ -164,6 +164,31 @@ def test_safeguard_is_compared_with_plain_alternation_ridge_by_ridge():
     assert "4 pairs of fits" in text  # a diverged fit (None) is not a pair
     assert "lower training MSE in 1, level in 2" in text
     assert "higher in 1, by a factor of at most 1.100." in text
+
+
+def test_table_cells_leave_out_missing_runs_and_say_so():
+    assert mean_std([1.0, 2.0, None]) == "1.5 ± 0.5 (2 of 3)"
+    assert mean_std([1.0, float("nan")]) == "1 (1 of 2)"
+    assert mean_std([2.0, 2.0]) == "2 ± 0" and mean_std([None]) == "—" and mean_std([]) == "—"
+
+
+def test_linesearch_table_shows_the_oracle_on_every_step():
+    row = {
+        "part": "mlp",
+        "dataset": "mnist",
+        "rule": "qlab",
+        "diverged": False,
+        "train_loss": 0.1,
+        "test_score": 0.9,
+        "seconds": 1.0,
+        "passes": 10,
+        "forward_per_step": 2.0,
+        "median_step": 0.1,
+        "captured": [{"rule": 0.5}],
+        "optimality": [0.2, 0.9, 1.0],
+    }
+    table = linesearch.SECTION.table([row, {**row, "seed": 1, "optimality": [0.95]}])
+    assert "| 0.500 (2 steps) | 0.925 (4 steps) |" in table
 
 
 # -- each section at the tiny size, reported from stored rows ------------------------------------

@@ -22,17 +22,21 @@ def last(values: list) -> float | None:
 
 
 def mean_std(values: list, form: str = ".4g") -> str:
-    """A table cell: the value alone for one seed, ``mean ± std`` for several (``None`` is NaN;
-    a dash when no value was measured; a spread below rounding noise shows as 0)."""
+    """A table cell: the value alone for one seed, ``mean ± std`` for several; a dash when no
+    value was measured; a spread below rounding noise shows as 0. Missing values (``None``,
+    NaN: a diverged run) are left out, and the cell says of how many seeds it is, as
+    ``1.5 ± 0.5 (2 of 3)``."""
     values = np.array([math.nan if value is None else value for value in values], dtype=float)
-    if values.size == 0 or np.all(np.isnan(values)):
+    measured = values[~np.isnan(values)]
+    if measured.size == 0:
         return "—"
-    if len(values) == 1:
-        return f"{values[0]:{form}}"
-    mean, std = values.mean(), values.std()
+    missing = f" ({measured.size} of {values.size})" if measured.size < values.size else ""
+    if measured.size == 1:
+        return f"{measured[0]:{form}}{missing}"
+    mean, std = measured.mean(), measured.std()
     if std <= 1e-12 * abs(mean):
         std = 0.0
-    return f"{mean:{form}} ± {std:.2g}"
+    return f"{mean:{form}} ± {std:.2g}{missing}"
 
 
 def rows_drawn(limit: int | None) -> str:

@@ -264,8 +264,9 @@ class LineSearchSection(Section):
         """One line per part, dataset and rule (the sweep apart), seeds as mean ± std."""
         lines = [
             "| part | dataset | rule | train loss | test score | seconds | passes | forward/step "
-            "| median step | decrease ratio (median) |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| median step | decrease ratio, replayed steps | decrease ratio, oracle on every "
+            "step |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         main = [row for row in rows if row["part"] != "sweep"]
         for (part, dataset, rule), group in group_rows(main, ("part", "dataset", "rule")).items():
@@ -289,7 +290,8 @@ class LineSearchSection(Section):
                 mean_std([row["passes"] for row in group], ".0f"),
                 mean_std([row["forward_per_step"] for row in group], ".2f"),
                 mean_std([row["median_step"] for row in group]),
-                f"{np.median(ratios):.3f} ({len(ratios)} steps)" if ratios else "—",
+                median_of(ratios),
+                median_of([value for row in group for value in row["optimality"]]),
             ]
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
@@ -525,6 +527,11 @@ def run_one(
             view = line_view(captured.line, step_taken=captured.step_taken, n_points=101, **trials)
             row["line_view"] = view_to_dict(view)
     return row
+
+
+def median_of(ratios: list[float]) -> str:
+    """A table cell: the median of decrease ratios and how many steps they are, or a dash."""
+    return f"{np.median(ratios):.3f} ({len(ratios)} steps)" if ratios else "—"
 
 
 def _summary(history: History, scores: list, rule) -> dict:
