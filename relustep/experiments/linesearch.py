@@ -80,7 +80,7 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "sweep": list(SWEEP),
         "captured_steps": 4,
         "optimality_every": 1,
-        "seconds_per_seed": 75,
+        "seconds_per_seed": 110,
     },
     "full": {
         "mlp_datasets": ["mnist", "fashion-mnist"],

@@ -86,7 +86,7 @@ SIZES = {  # "tiny" is a smoke test for the test suite: its numbers mean nothing
         "methods": ["golovko", "coupled", "constant", "adam", "constant PCD"],
         "grid_points": 3,
         "max_extensions": 2,
-        "seconds_per_seed": 210,
+        "seconds_per_seed": 140,
     },
     "full": {
         "dataset": "mnist",
