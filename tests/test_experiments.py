@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from relustep.experiments import analytic, baselines, linesearch, rbm
-from relustep.experiments._common import mean_std, rate_grid, search_rates
+from relustep.experiments._common import group_rows, mean_std, rate_grid, search_rates
 from relustep.experiments._store import load_rows, save_rows
 from relustep.experiments.verdict import judge
 from relustep.models.rbm import RBMNetwork
@@ -224,6 +224,11 @@ def test_analytic_section_keeps_parameters_below_rows(tmp_path):
     assert all(row["n_parameters"] <= row["n_train"] / 2 for row in rows)
     solvers = [row for row in rows if row["method"] in analytic.SOLVERS]
     assert all(row["setting"] in analytic.SIZES["tiny"]["ridges"] for row in solvers)
+    for pair in group_rows(solvers, ("dataset", "seed")).values():  # plain alternation's ridge
+        plain, guarded = sorted(pair, key=lambda row: analytic.SOLVERS.index(row["method"]))
+        assert guarded["setting"] == plain["setting"]
+        index = plain["settings"].index(plain["setting"])
+        assert guarded["train_mse"] == guarded["train_mse_per_setting"][index]
     section = stored_and_reported(analytic, rows, tmp_path)
     assert "| penguins | 11 (56 / 120) | alternation |" in section
     assert [verdict for _, verdict, _ in analytic.verdicts(rows)] == ["inconclusive"] * 6
