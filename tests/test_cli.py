@@ -176,7 +176,7 @@ def test_format_table_aggregates_seeds():
     rows = [{**common, **dict(zip(keys, run, strict=True))} for run in runs]
     (line,) = baselines.format_table(rows).splitlines()[2:]
     assert line == (
-        "| toy | adam (diverged in 1 of 2) | 0.001, 0.01 | 2 ± 1 | nan ± nan | R² | 0.6 ± 0.1 "
+        "| toy | adam (diverged in 1 of 2) | 0.001, 0.01 | 2 ± 1 | 2 (1 of 2) | R² | 0.6 ± 0.1 "
         "| 2 ± 1 | 3 ± 0 | 12 ± 0 |"
     )
 
