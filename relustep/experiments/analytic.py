@@ -231,18 +231,17 @@ class AnalyticSection(Section):
                     }
                 )
             return rows
-        else:
-            search = search_rates(
-                fit,
-                rate_grid(METHODS[method]["center"], settings["grid_points"]),
-                max_extensions=settings["max_extensions"],
-            )
-            row.update(
-                setting=search.best,
-                settings=search.rates,
-                bracketed=search.bracketed,
-                **search.results[search.best],
-            )
+        search = search_rates(
+            fit,
+            rate_grid(METHODS[method]["center"], settings["grid_points"]),
+            max_extensions=settings["max_extensions"],
+        )
+        row.update(
+            setting=search.best,
+            settings=search.rates,
+            bracketed=search.bracketed,
+            **search.results[search.best],
+        )
         return [row]
 
     @staticmethod
